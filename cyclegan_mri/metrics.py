@@ -1,0 +1,44 @@
+"""Image-quality metrics on the 0-255 scale, for every score the project reports.
+
+PSNR and SSIM are scikit-image's with ``data_range=255``; NMSE is the squared
+error normalised by the target's energy, ||t - p||^2 / ||t||^2 (as in fastMRI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+DATA_RANGE = 255.0
+
+
+def psnr(target: np.ndarray, prediction: np.ndarray) -> float:
+    return float(peak_signal_noise_ratio(np.asarray(target, np.float64), np.asarray(prediction, np.float64),
+                                         data_range=DATA_RANGE))
+
+
+def ssim(target: np.ndarray, prediction: np.ndarray) -> float:
+    return float(structural_similarity(np.asarray(target, np.float64), np.asarray(prediction, np.float64),
+                                       data_range=DATA_RANGE))
+
+
+def nmse(target: np.ndarray, prediction: np.ndarray) -> float:
+    target = np.asarray(target, np.float64)
+    error = np.sum((target - np.asarray(prediction, np.float64)) ** 2)
+    return float(error / np.sum(target ** 2))
+
+
+def score(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    """PSNR, SSIM and NMSE of one prediction against its aligned target (same shape)."""
+    if np.shape(target) != np.shape(prediction):
+        raise ValueError(f"shapes differ: target {np.shape(target)}, prediction {np.shape(prediction)}")
+    return {"psnr": psnr(target, prediction), "ssim": ssim(target, prediction), "nmse": nmse(target, prediction)}
+
+
+def summarize(names: Sequence[str], targets: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> dict:
+    """Mean scores and the per-image ones: ``{"psnr", "ssim", "nmse", "per_image": [...]}``."""
+    per_image = [{"name": name, **score(t, p)} for name, t, p in zip(names, targets, predictions)]
+    means = {key: float(np.mean([row[key] for row in per_image])) for key in ("psnr", "ssim", "nmse")}
+    return {**means, "per_image": per_image}

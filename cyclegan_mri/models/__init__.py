@@ -1,0 +1,16 @@
+"""Translation models, chosen by name (``--model``), all sharing ``TranslationModel``."""
+
+from __future__ import annotations
+
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.cyclegan import CycleGAN
+
+MODELS: dict[str, type[TranslationModel]] = {"cyclegan": CycleGAN}
+
+
+def model_class(name: str) -> type[TranslationModel]:
+    """The model class registered as ``name``."""
+    if name not in MODELS:
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    return MODELS[name]

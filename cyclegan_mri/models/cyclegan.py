@@ -1,0 +1,137 @@
+"""CycleGAN (Zhu et al. 2017) for T1 <-> T2, as the tutorial trains it.
+
+G translates T1 (domain X) to T2 (domain Y) and F translates back; D_X judges
+T1 images and D_Y judges T2 images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cyclegan_mri.models import losses
+from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.networks import build_discriminator, build_generator
+
+LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss")
+
+
+class CycleGAN(TranslationModel):
+    """Two generators and two PatchGAN discriminators trained with adversarial, cycle and identity losses."""
+
+    def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
+                 discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.lambda_cycle = lambda_cycle
+        self.lambda_identity = lambda_identity
+        self.generator_g = build_generator(generator, image_shape, filters, name="generator_g")
+        self.generator_f = build_generator(generator, image_shape, filters, name="generator_f")
+        self.discriminator_x = build_discriminator(discriminator, image_shape, filters, name="discriminator_x")
+        self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+
+    def compile(self, learning_rate: float = 2e-4, beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
+        """Four Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
+        super().compile(**kwargs)
+
+        def adam():
+            optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+            return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
+
+        self.generator_g_optimizer = adam()
+        self.generator_f_optimizer = adam()
+        self.discriminator_x_optimizer = adam()
+        self.discriminator_y_optimizer = adam()
+
+    @property
+    def metrics(self):
+        # Listed so that fit() resets them every epoch: the logs are epoch means.
+        return list(self.trackers.values())
+
+    def call(self, x, training=False):
+        return self.generator_g(x, training=training)
+
+    def translators(self) -> Mapping[str, keras.Model]:
+        return {"t1_to_t2": self.generator_g, "t2_to_t1": self.generator_f}
+
+    def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
+        return {"generator_g_optimizer": self.generator_g_optimizer,
+                "generator_f_optimizer": self.generator_f_optimizer,
+                "discriminator_x_optimizer": self.discriminator_x_optimizer,
+                "discriminator_y_optimizer": self.discriminator_y_optimizer}
+
+    def trackables(self) -> Mapping[str, object]:
+        return {"generator_g": self.generator_g, "generator_f": self.generator_f,
+                "discriminator_x": self.discriminator_x, "discriminator_y": self.discriminator_y,
+                **self.optimizers()}
+
+    def forward(self, real_x: tf.Tensor, real_y: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Every image and logit one step needs, with each network called as few times as possible.
+
+        Instance normalisation makes every network act on each image on its
+        own, so stacking the inputs of calls to the same network along the
+        batch axis computes exactly what separate calls would: G(x) and G(y)
+        are one call, F(y) and F(x) another, and each discriminator sees its
+        real and fake batch in one call.
+        """
+        n_x, n_y = tf.shape(real_x)[0], tf.shape(real_y)[0]
+        fake_y, same_y = tf.split(self.generator_g(tf.concat([real_x, real_y], 0), training=True), [n_x, n_y])
+        fake_x, same_x = tf.split(self.generator_f(tf.concat([real_y, real_x], 0), training=True), [n_y, n_x])
+        cycled_x = self.generator_f(fake_y, training=True)
+        cycled_y = self.generator_g(fake_x, training=True)
+        disc_real_x, disc_fake_x = tf.split(
+            self.discriminator_x(tf.concat([real_x, fake_x], 0), training=True), [n_x, n_y])
+        disc_real_y, disc_fake_y = tf.split(
+            self.discriminator_y(tf.concat([real_y, fake_y], 0), training=True), [n_y, n_x])
+        return dict(fake_x=fake_x, fake_y=fake_y, same_x=same_x, same_y=same_y, cycled_x=cycled_x,
+                    cycled_y=cycled_y, disc_real_x=disc_real_x, disc_fake_x=disc_fake_x,
+                    disc_real_y=disc_real_y, disc_fake_y=disc_fake_y)
+
+    def compute_losses(self, real_x: tf.Tensor, real_y: tf.Tensor, out: Mapping[str, tf.Tensor]) -> dict:
+        """The tutorial's losses from the outputs of ``forward``."""
+        cycle = self.lambda_cycle * (losses.mean_absolute_error(real_x, out["cycled_x"])
+                                     + losses.mean_absolute_error(real_y, out["cycled_y"]))
+        identity_g = self.lambda_identity * losses.mean_absolute_error(real_y, out["same_y"])
+        identity_f = self.lambda_identity * losses.mean_absolute_error(real_x, out["same_x"])
+        return {
+            "gen_g_loss": losses.generator_adversarial(out["disc_fake_y"]) + cycle + identity_g,
+            "gen_f_loss": losses.generator_adversarial(out["disc_fake_x"]) + cycle + identity_f,
+            "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_fake_x"]),
+            "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_fake_y"]),
+            "cycle_loss": cycle,
+            "identity_loss": identity_g + identity_f,
+        }
+
+    def train_step(self, data):
+        real_x, real_y = data
+        pairs = [("gen_g_loss", self.generator_g, self.generator_g_optimizer),
+                 ("gen_f_loss", self.generator_f, self.generator_f_optimizer),
+                 ("disc_x_loss", self.discriminator_x, self.discriminator_x_optimizer),
+                 ("disc_y_loss", self.discriminator_y, self.discriminator_y_optimizer)]
+        with tf.GradientTape(persistent=True) as tape:
+            step_losses = self.compute_losses(real_x, real_y, self.forward(real_x, real_y))
+            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in pairs}
+        for name, network, optimizer in pairs:
+            gradients = tape.gradient(scaled[name], network.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        del tape
+        return self._record(step_losses)
+
+    def _record(self, step_losses: Mapping[str, tf.Tensor]) -> dict:
+        context = tf.distribute.get_replica_context()
+        for name, value in step_losses.items():
+            if context is not None and context.num_replicas_in_sync > 1:
+                # Each replica holds its share of the global mean; log the whole.
+                value = context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        fake_y = self.translate("t1_to_t2", x[:1])
+        fake_x = self.translate("t2_to_t1", y[:1])
+        return [("Input T1", x[0]), ("Predicted T2", fake_y[0]), ("Input T2", y[0]), ("Predicted T1", fake_x[0])]

@@ -1,0 +1,135 @@
+"""Command-line options shared by the entry points, and the run settings they become."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cyclegan_mri.data.fetch import DEFAULT_ARCHIVE
+
+
+@dataclass
+class TrainOptions:
+    """Everything that defines a training run; saved as ``run.json`` in the run directory."""
+
+    data: str = str(DEFAULT_ARCHIVE)
+    out: str = "output"
+    model: str = "cyclegan"
+    epochs: int = 800
+    batch: int = 4
+    image_size: tuple[int, int] = (220, 184)
+    filters: int = 64
+    generator: str = "tutorial"
+    discriminator: str = "tutorial"
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    holdout: bool = False
+    seed: int | None = None
+    skip_bad_images: bool = False
+    accept_checksum: bool = False
+    verbose: int | str = "auto"
+    dry_run: bool = field(default=False, metadata={"saved": False})
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("saved", True)}
+
+    @classmethod
+    def from_json(cls, values: dict) -> "TrainOptions":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        if "image_size" in values:
+            values["image_size"] = tuple(values["image_size"])
+        return cls(**values)
+
+
+def image_size(text: str) -> int:
+    value = int(text)
+    if value < 4 or value % 4:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive multiple of 4 (the generator downsamples twice)")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainOptions()
+    parser.add_argument("--data", default=defaults.data, metavar="PATH",
+                        help="the dataset's RAR archive, or a folder holding Tr1/TrainT1 and Tr2/TrainT2 "
+                             "(or t1/ and t2/) with PNG slices (default: %(default)s, downloaded and "
+                             "verified when missing; CYCLEGAN_MRI_ARCHIVE may name a local copy)")
+    parser.add_argument("--accept-checksum", action="store_true",
+                        help="use an archive whose sha256 differs from the published one (a warning is printed)")
+    parser.add_argument("--skip-bad-images", action="store_true",
+                        help="skip corrupt or unreadable images with a warning instead of stopping")
+
+
+def add_out_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--out", default=TrainOptions.out, metavar="DIR",
+                        help=f"the run directory {what} (default: %(default)s)")
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
+
+
+def train_parser() -> argparse.ArgumentParser:
+    d = TrainOptions()
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a CycleGAN that translates T1-weighted MRI slices to T2-weighted ones and back. "
+                    "Running again with the same --out resumes from the newest checkpoint.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_arguments(parser)
+    add_out_argument(parser, "that receives checkpoints/, samples/, history.csv, logs/ and generators/")
+    parser.add_argument("--model", default=d.model, help="the model to train")
+    parser.add_argument("--epochs", type=positive_int, default=d.epochs,
+                        help="total number of epochs to reach (a resumed run continues counting)")
+    parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
+    parser.add_argument("--image-size", type=image_size, nargs=2, default=list(d.image_size), metavar=("H", "W"),
+                        help="rows and columns every slice is resized to; both multiples of 4")
+    parser.add_argument("--filters", type=positive_int, default=d.filters,
+                        help="width of the first layer of every network (64 is the tutorial's model)")
+    parser.add_argument("--generator", default=d.generator, help="generator architecture")
+    parser.add_argument("--discriminator", default=d.discriminator, help="discriminator architecture")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
+    parser.add_argument("--beta-1", type=float, default=d.beta_1, help="Adam beta_1")
+    parser.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle,
+                        help="weight of each direction's cycle-consistency L1 loss")
+    parser.add_argument("--lambda-identity", type=float, default=d.lambda_identity,
+                        help="weight of the identity L1 loss")
+    parser.add_argument("--holdout", action="store_true",
+                        help="train without either image of the 9 held-out test pairs (for honest scores)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="seed for weights and shuffling (default: random)")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                        help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a terminal)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="load the data and build the models, print counts, shapes and parameters, and exit")
+    add_debug_argument(parser)
+    return parser
+
+
+def train_options(args: argparse.Namespace) -> TrainOptions:
+    """The run settings of parsed ``train.py`` arguments."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainOptions) if hasattr(args, f.name)}
+    values["image_size"] = tuple(values["image_size"])
+    if values.get("verbose") is None:
+        values["verbose"] = "auto"
+    return TrainOptions(**values)
+
+
+def load_run_options(out: str | Path) -> TrainOptions | None:
+    """The options a run directory was trained with, or None for a new directory."""
+    path = Path(out) / "run.json"
+    if not path.exists():
+        return None
+    return TrainOptions.from_json(json.loads(path.read_text()))

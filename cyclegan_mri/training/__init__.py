@@ -1,0 +1,1 @@
+"""Training runs: checkpoints, resume, per-epoch outputs and export."""

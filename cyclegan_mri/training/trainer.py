@@ -1,0 +1,145 @@
+"""One training run: data, model, resume from the newest checkpoint, fit, export."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from cyclegan_mri.data.dataset import UnpairedData, load_unpaired
+from cyclegan_mri.data.pipeline import steps_per_epoch, unpaired_dataset
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.models import TranslationModel, model_class
+from cyclegan_mri.options import TrainOptions, load_run_options
+from cyclegan_mri.rundir import RunDir, write_atomic
+from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, SampleGrid, trim_outputs
+
+# Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
+ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator")
+
+
+@dataclass
+class Session:
+    """A built run, ready to fit: what ``train`` and the tests work with."""
+
+    options: TrainOptions
+    run: RunDir
+    data: UnpairedData
+    model: TranslationModel
+    checkpoint: tf.train.Checkpoint
+    manager: tf.train.CheckpointManager
+    epoch: tf.Variable
+
+    @property
+    def initial_epoch(self) -> int:
+        return int(self.epoch.numpy())
+
+    def dataset(self) -> tf.data.Dataset:
+        return unpaired_dataset(self.data.x, self.data.y, self.options.batch, self.options.seed)
+
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
+
+
+def build_model(options: TrainOptions) -> TranslationModel:
+    """The compiled model ``options`` describe, with its optimizers' slots created."""
+    cls = model_class(options.model)
+    model = cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+                discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
+                lambda_identity=options.lambda_identity)
+    model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1)
+    model.build_optimizers()
+    return model
+
+
+def check_compatible(saved: TrainOptions, options: TrainOptions) -> None:
+    """Refuse to resume a run whose networks have another shape than the one asked for."""
+    differences = [f"{name} {getattr(saved, name)!r} (asked {getattr(options, name)!r})"
+                   for name in ARCHITECTURE_FIELDS if getattr(saved, name) != getattr(options, name)]
+    if differences:
+        raise UserError("the run in --out was trained with " + ", ".join(differences)
+                        + "; use the same settings to resume, or another --out for a new run")
+
+
+def open_session(options: TrainOptions) -> Session:
+    """Load the data, build the model and restore the newest checkpoint of ``options.out``, if any."""
+    run = RunDir.at(options.out)
+    saved = load_run_options(run.root)
+    if saved is not None:
+        check_compatible(saved, options)
+    if options.seed is not None:
+        keras.utils.set_random_seed(options.seed)
+    data = load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
+                         options.skip_bad_images)
+    for name, images in (("T1", data.x), ("T2", data.y)):
+        if options.batch > len(images):
+            raise UserError(f"--batch {options.batch} is larger than the {len(images)} {name} images; "
+                            f"use --batch {len(images)} or less")
+    model = build_model(options)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
+    manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    return Session(options, run, data, model, checkpoint, manager, epoch)
+
+
+def describe(session: Session) -> str:
+    """Image counts, shapes and parameter counts, as ``--dry-run`` prints them."""
+    lines = [session.data.describe(),
+             f"steps per epoch: {session.steps_per_epoch()} at batch {session.options.batch}"]
+    for name, network in session.model.trackables().items():
+        if isinstance(network, keras.Model):
+            lines.append(f"{name}: {network.count_params():,} parameters, "
+                         f"input {tuple(network.input_shape)} -> output {tuple(network.output_shape)}")
+    return "\n".join(lines)
+
+
+def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
+    """Save each translator as a standalone ``.keras`` file that ``evaluate.py`` loads."""
+    written = []
+    for direction, generator in model.translators().items():
+        final = run.generator(direction)
+        partial = final.with_name(f".{final.stem}.partial.keras")
+        generator.save(partial)
+        os.replace(partial, final)
+        written.append(final)
+    return written
+
+
+def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> keras.callbacks.History:
+    """Train from the restored epoch to ``options.epochs``, writing every per-epoch output."""
+    options, run = session.options, session.run
+    callbacks = [
+        SampleGrid(run, session.data.x, session.data.y),
+        HistoryCSV(run.history),
+        keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
+        *(extra_callbacks or []),
+        # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
+        EpochCheckpoint(session.manager, session.epoch),
+    ]
+    return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
+                             callbacks=callbacks, verbose=options.verbose, shuffle=False)
+
+
+def train(options: TrainOptions) -> Session:
+    """The whole of ``train.py``: open or resume the run in ``options.out``, train, export."""
+    run = RunDir.at(options.out)
+    session = open_session(options)
+    print(describe(session))
+    if options.dry_run:
+        return session
+    run.create()
+    write_atomic(run.options, json.dumps(options.to_json(), indent=2) + "\n")
+    trim_outputs(run, session.initial_epoch)
+    if session.initial_epoch:
+        print(f"resuming from epoch {session.initial_epoch} ({session.manager.latest_checkpoint})")
+    if session.initial_epoch < options.epochs:
+        fit(session)
+    for path in export_generators(session.model, run):
+        print(f"saved {path}")
+    return session
