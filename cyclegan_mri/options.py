@@ -32,6 +32,9 @@ class TrainOptions:
     seed: int | None = None
     skip_bad_images: bool = False
     accept_checksum: bool = False
+    precision: str = "auto"
+    xla: str = "auto"
+    strategy: str = "default"
     verbose: int | str = "auto"
     dry_run: bool = field(default=False, metadata={"saved": False})
 
@@ -109,6 +112,17 @@ def train_parser() -> argparse.ArgumentParser:
                         help="weight of the identity L1 loss")
     parser.add_argument("--holdout", action="store_true",
                         help="train without either image of the 9 held-out test pairs (for honest scores)")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+                        default=d.precision,
+                        help="numeric precision: auto picks mixed_bfloat16 on GPUs from Ampere on, mixed_float16 "
+                             "(with loss scaling) on older GPUs, float32 on CPUs; instance-norm statistics and "
+                             "losses are float32 in every mode")
+    parser.add_argument("--xla", choices=("auto", "on", "off"), default=d.xla,
+                        help="XLA-compile the train step: auto means on for a single GPU, off on CPUs and under "
+                             "tf.distribute; if compilation fails, training continues without it")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=d.strategy,
+                        help="tf.distribute strategy: mirrored uses every GPU of this machine, multiworker several "
+                             "machines described by TF_CONFIG; --batch is the global batch, split across replicas")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed for weights and shuffling (default: random)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a terminal)")

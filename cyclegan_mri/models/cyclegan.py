@@ -129,7 +129,12 @@ class CycleGAN(TranslationModel):
                 # Each replica holds its share of the global mean; log the whole.
                 value = context.all_reduce(tf.distribute.ReduceOp.SUM, value)
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        strategy = tf.distribute.get_strategy()
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
+            # Keras reduces logs across workers with a mean over axis 0, which a scalar lacks.
+            results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         fake_y = self.translate("t1_to_t2", x[:1])

@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from cyclegan_mri.data.dataset import UnpairedData, load_unpaired
 from cyclegan_mri.data.pipeline import steps_per_epoch, unpaired_dataset
+from cyclegan_mri.devices import (apply_precision, is_xla_failure, make_strategy, resolve_jit,
+                                  resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import TranslationModel, model_class
 from cyclegan_mri.options import TrainOptions, load_run_options
@@ -33,6 +35,13 @@ class Session:
     checkpoint: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
     epoch: tf.Variable
+    strategy: tf.distribute.Strategy
+    precision: str
+
+    @property
+    def chief(self) -> bool:
+        """Whether this process writes the run's outputs (always, except non-chief multi-worker tasks)."""
+        return self.strategy.extended.should_checkpoint
 
     @property
     def initial_epoch(self) -> int:
@@ -45,13 +54,19 @@ class Session:
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
 
 
-def build_model(options: TrainOptions) -> TranslationModel:
-    """The compiled model ``options`` describe, with its optimizers' slots created."""
+def build_model(options: TrainOptions, precision: str = "float32",
+                jit_compile: bool | str = "auto") -> TranslationModel:
+    """The compiled model ``options`` describe, with its optimizers' slots created.
+
+    Call it inside the strategy's scope; ``precision`` is a Keras dtype policy name.
+    """
+    apply_precision(precision)
     cls = model_class(options.model)
     model = cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
                 discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
                 lambda_identity=options.lambda_identity)
-    model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1)
+    model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1,
+                  loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
     model.build_optimizers()
     return model
 
@@ -68,6 +83,9 @@ def check_compatible(saved: TrainOptions, options: TrainOptions) -> None:
 def open_session(options: TrainOptions) -> Session:
     """Load the data, build the model and restore the newest checkpoint of ``options.out``, if any."""
     run = RunDir.at(options.out)
+    if options.strategy == "multiworker" and options.seed is None:
+        # Each worker shuffles the data itself and keeps its shard: the shuffles must agree.
+        raise UserError("--strategy multiworker needs --seed (the same on every worker)")
     saved = load_run_options(run.root)
     if saved is not None:
         check_compatible(saved, options)
@@ -79,19 +97,31 @@ def open_session(options: TrainOptions) -> Session:
         if options.batch > len(images):
             raise UserError(f"--batch {options.batch} is larger than the {len(images)} {name} images; "
                             f"use --batch {len(images)} or less")
-    model = build_model(options)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
-    manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    return Session(options, run, data, model, checkpoint, manager, epoch)
+    strategy = make_strategy(options.strategy)
+    precision = resolve_precision(options.precision)
+    with strategy.scope():
+        model = build_model(options, precision, resolve_jit(options.xla))
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
+        # Every worker restores the chief's newest checkpoint; every worker must also take part in
+        # saving, but non-chief workers write theirs to a folder of their own that is never read.
+        latest = tf.train.latest_checkpoint(str(run.checkpoints))
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        if strategy.extended.should_checkpoint:
+            manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
+        else:
+            scratch = run.root / "workers" / f"worker-{strategy.cluster_resolver.task_id}"
+            manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
+    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision)
 
 
 def describe(session: Session) -> str:
     """Image counts, shapes and parameter counts, as ``--dry-run`` prints them."""
     lines = [session.data.describe(),
-             f"steps per epoch: {session.steps_per_epoch()} at batch {session.options.batch}"]
+             f"steps per epoch: {session.steps_per_epoch()} at batch {session.options.batch}",
+             f"precision: {session.precision}, XLA: {session.options.xla}, "
+             f"replicas: {session.strategy.num_replicas_in_sync}"]
     for name, network in session.model.trackables().items():
         if isinstance(network, keras.Model):
             lines.append(f"{name}: {network.count_params():,} parameters, "
@@ -114,16 +144,31 @@ def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
 def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> keras.callbacks.History:
     """Train from the restored epoch to ``options.epochs``, writing every per-epoch output."""
     options, run = session.options, session.run
-    callbacks = [
+    outputs = [
         SampleGrid(run, session.data.x, session.data.y),
         HistoryCSV(run.history),
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
+    ] if session.chief else []
+    callbacks = [
+        *outputs,
         *(extra_callbacks or []),
         # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
         EpochCheckpoint(session.manager, session.epoch),
     ]
-    return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
-                             callbacks=callbacks, verbose=options.verbose, shuffle=False)
+    def run_fit():
+        return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
+                                 callbacks=callbacks, verbose=options.verbose, shuffle=False)
+
+    try:
+        return run_fit()
+    except Exception as error:
+        # XLA fails at the first step's compilation, before any update: retrying without it loses nothing.
+        if session.model.jit_compile is False or not is_xla_failure(error):
+            raise
+        warn_xla_fallback(error)
+        session.model.jit_compile = False
+        session.model.make_train_function(force=True)
+        return run_fit()
 
 
 def train(options: TrainOptions) -> Session:
@@ -134,12 +179,14 @@ def train(options: TrainOptions) -> Session:
     if options.dry_run:
         return session
     run.create()
-    write_atomic(run.options, json.dumps(options.to_json(), indent=2) + "\n")
-    trim_outputs(run, session.initial_epoch)
+    if session.chief:
+        write_atomic(run.options, json.dumps(options.to_json(), indent=2) + "\n")
+        trim_outputs(run, session.initial_epoch)
     if session.initial_epoch:
         print(f"resuming from epoch {session.initial_epoch} ({session.manager.latest_checkpoint})")
     if session.initial_epoch < options.epochs:
         fit(session)
-    for path in export_generators(session.model, run):
-        print(f"saved {path}")
+    if session.chief:
+        for path in export_generators(session.model, run):
+            print(f"saved {path}")
     return session
