@@ -11,3 +11,9 @@ class UserError(Exception):
 
 class DataError(UserError):
     """The dataset, an archive or an image cannot be used as given."""
+
+
+class TrainingStopped(UserError):
+    """Training stopped on purpose (Ctrl-C, SIGTERM) after saving a checkpoint; rerunning resumes."""
+
+    exit_code = 130

@@ -50,6 +50,13 @@ class TrainOptions:
         return cls(**values)
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where to look."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def image_size(text: str) -> int:
     value = int(text)
     if value < 4 or value % 4:
@@ -87,7 +94,7 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
 
 def train_parser() -> argparse.ArgumentParser:
     d = TrainOptions()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="train.py",
         description="Train a CycleGAN that translates T1-weighted MRI slices to T2-weighted ones and back. "
                     "Running again with the same --out resumes from the newest checkpoint.",

@@ -72,11 +72,10 @@ class RunDir:
         found = [(int(m.group(1)), p) for p in self.samples.iterdir() if (m := SAMPLE_PATTERN.match(p.name))]
         return sorted(found)
 
-    def create(self) -> None:
-        """Make the directories, with a clear error when the location cannot be written."""
+    def ensure_writable(self) -> None:
+        """Make the run directory (only it: its parts appear as they are written) and prove it writable."""
         try:
-            for folder in (self.root, self.checkpoints, self.samples, self.logs, self.generators):
-                folder.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError as error:

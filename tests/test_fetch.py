@@ -228,11 +228,18 @@ def test_explicit_existing_archive_is_verified_and_returned(real_archive: Path, 
 
 def test_explicit_tampered_archive_is_refused(clean_env: Path) -> None:
     fake = clean_env / "fake.RAR"
-    fake.write_bytes(b"not the archive")
+    fake.write_bytes(b"Rar!\x1a\x07\x01\x00 but not the archive")
     with pytest.raises(DataError, match="--accept-checksum"):
         ensure_archive(fake, download_missing=False)
     with pytest.warns(UserWarning):
         assert ensure_archive(fake, download_missing=False, accept_mismatch=True) == fake
+
+
+def test_a_file_that_is_not_a_rar_archive_is_named_as_such(clean_env: Path) -> None:
+    fake = clean_env / "notes.RAR"
+    fake.write_bytes(b"just some text")
+    with pytest.raises(DataError, match="not a RAR archive"):
+        ensure_archive(fake, download_missing=False, accept_mismatch=True)
 
 
 def test_explicit_folder_is_returned_as_is(clean_env: Path) -> None:

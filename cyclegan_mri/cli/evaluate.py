@@ -6,12 +6,12 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import (TrainOptions, add_data_arguments, add_debug_argument, add_out_argument,
+from cyclegan_mri.options import (Parser, TrainOptions, add_data_arguments, add_debug_argument, add_out_argument,
                                   load_run_options)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="evaluate.py",
         description="Translate every T1 and T2 slice of a source with a run's trained generators, write the "
                     "results as PNGs to DIR/translations/, and score PSNR, SSIM and NMSE on aligned pairs "

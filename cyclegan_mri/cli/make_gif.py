@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.options import add_debug_argument, add_out_argument, positive_int
+from cyclegan_mri.options import Parser, add_debug_argument, add_out_argument, positive_int
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.visualize import gif_frames, write_gif
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="make_gif.py",
         description="Make DIR/training.gif from the sample grids DIR/samples/image_at_epoch_NNNN.png, "
                     "in epoch order: every k-th grid plus the last.",

@@ -192,6 +192,11 @@ def _existing(path: Path, sha256: str, accept_mismatch: bool) -> Path:
     # A folder holds already extracted images; there is no single digest
     # to check, so the image loader validates its contents instead.
     if path.is_file():
+        with path.open("rb") as stream:
+            # RAR 4 and RAR 5 signatures: say "not an archive" rather than "wrong checksum".
+            if not stream.read(7).startswith(b"Rar!\x1a\x07"):
+                raise DataError(f"{path}: not a RAR archive; pass --data with the dataset's .RAR "
+                                "or a folder holding Tr1/TrainT1 and Tr2/TrainT2")
         verify_archive(path, sha256, accept_mismatch)
     return path
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -56,13 +57,13 @@ class HistoryCSV(keras.callbacks.Callback):
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves networks, optimizers and the epoch counter after every epoch (the newest few are kept)."""
 
-    def __init__(self, manager: tf.train.CheckpointManager, epoch: tf.Variable):
+    def __init__(self, save: Callable[[], str], epoch: tf.Variable):
         super().__init__()
-        self.manager, self.epoch = manager, epoch
+        self.save, self.epoch = save, epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self.save()
 
 
 def read_history(path: Path) -> list[dict]:
@@ -82,7 +83,12 @@ def write_history(path: Path, rows: list[dict]) -> None:
 
 
 def trim_outputs(run: RunDir, epoch: int) -> None:
-    """Remove history rows and sample grids of epochs after ``epoch`` (the newest checkpoint)."""
+    """Remove history rows and sample grids of epochs after ``epoch`` (the newest checkpoint),
+    and the temporary files of writes that a killed process never renamed into place."""
+    for folder in (run.root, run.samples, run.generators):
+        if folder.is_dir():
+            for stale in [*folder.glob(".*.tmp"), *folder.glob(".*.partial.keras")]:
+                stale.unlink(missing_ok=True)
     rows = read_history(run.history)
     kept = [r for r in rows if int(r["epoch"]) <= epoch]
     if len(kept) != len(rows) or (rows and epoch == 0):

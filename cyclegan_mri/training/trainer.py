@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from cyclegan_mri.models import TranslationModel, model_class
 from cyclegan_mri.options import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, SampleGrid, trim_outputs
+from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
 ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator")
@@ -105,15 +107,48 @@ def open_session(options: TrainOptions) -> Session:
         checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
         # Every worker restores the chief's newest checkpoint; every worker must also take part in
         # saving, but non-chief workers write theirs to a folder of their own that is never read.
+        remove_partial_checkpoints(run.checkpoints)
         latest = tf.train.latest_checkpoint(str(run.checkpoints))
         if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            restore(checkpoint, latest)
         if strategy.extended.should_checkpoint:
             manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
         else:
             scratch = run.root / "workers" / f"worker-{strategy.cluster_resolver.task_id}"
             manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
     return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision)
+
+
+def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
+    """Restore a checkpoint, or refuse it with what does not fit (the half-filled model is then discarded)."""
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        reason = str(error).strip().splitlines()[0][:300]
+        raise UserError(f"{path} does not fit the model asked for ({reason}); it was made with another "
+                        "--image-size, --filters or architecture: use those, or another --out") from None
+
+
+def remove_partial_checkpoints(folder: Path) -> None:
+    """Remove what a save cut short left behind (TensorFlow writes into ``ckpt-N_temp`` first)."""
+    if folder.is_dir():
+        for leftover in folder.glob("*_temp*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def save_checkpoint(manager: tf.train.CheckpointManager) -> str:
+    """Save a checkpoint; only a complete one becomes the newest (the state file is replaced last)."""
+    try:
+        return manager.save()
+    except (OSError, tf.errors.OpError) as error:
+        remove_partial_checkpoints(Path(manager.directory))
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:200]
+        raise UserError(f"cannot write a checkpoint in {manager.directory} ({reason}); the newest complete one "
+                        f"is {manager.latest_checkpoint or 'none'}; free space or fix permissions and run "
+                        "the same command to resume") from None
 
 
 def describe(session: Session) -> str:
@@ -132,6 +167,7 @@ def describe(session: Session) -> str:
 def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
     """Save each translator as a standalone ``.keras`` file that ``evaluate.py`` loads."""
     written = []
+    run.generators.mkdir(parents=True, exist_ok=True)
     for direction, generator in model.translators().items():
         final = run.generator(direction)
         partial = final.with_name(f".{final.stem}.partial.keras")
@@ -149,11 +185,14 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         HistoryCSV(run.history),
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
     ] if session.chief else []
+    save = lambda: save_checkpoint(session.manager)  # noqa: E731
     callbacks = [
+        StopOnNonFinite(lambda: session.manager.latest_checkpoint),
+        GracefulStop(save),
         *outputs,
         *(extra_callbacks or []),
         # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
-        EpochCheckpoint(session.manager, session.epoch),
+        EpochCheckpoint(save, session.epoch),
     ]
     def run_fit():
         return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
@@ -174,11 +213,12 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
 def train(options: TrainOptions) -> Session:
     """The whole of ``train.py``: open or resume the run in ``options.out``, train, export."""
     run = RunDir.at(options.out)
+    if not options.dry_run:
+        run.ensure_writable()  # fail on an unwritable --out before minutes of loading and building
     session = open_session(options)
     print(describe(session))
     if options.dry_run:
         return session
-    run.create()
     if session.chief:
         write_atomic(run.options, json.dumps(options.to_json(), indent=2) + "\n")
         trim_outputs(run, session.initial_epoch)
