@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from cyclegan_mri import baselines
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.dataset import read_dataset
-from cyclegan_mri.data.images import encode_png
+from cyclegan_mri.data.images import encode_png, to_uint8
 from cyclegan_mri.data.sources import Slice, load_folder
 from cyclegan_mri.errors import DataError
 from cyclegan_mri.inference import load_generators, translate_slices
@@ -21,12 +22,13 @@ TITLES = {"t1_to_t2": "T1 -> T2", "t2_to_t1": "T2 -> T1"}
 
 @dataclass
 class Source:
-    """The slices to translate and the aligned (T1, T2) pairs among them to score."""
+    """The slices to translate, the aligned (T1, T2) pairs among them to score, and what baselines may fit on."""
 
     t1: list[Slice]
     t2: list[Slice]
     pairs: list[pairing.Pair]
     description: str
+    training_pairs: list[pairing.Pair] = field(default_factory=list)
 
 
 def user_pairs(folder: str | Path, skip_bad: bool = False) -> Source:
@@ -46,7 +48,32 @@ def dataset_source(data: str | Path, all_pairs: bool = False, accept_checksum: b
     t1, t2 = read_dataset(data, accept_checksum, skip_bad)
     pairs = pairing.test_pairs(t1, t2, all_pairs)
     kind = "all aligned pairs" if all_pairs else "held-out test pairs"
-    return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {data}")
+    training = pairing.split_pairs(pairing.dataset_pairs(t1, t2))[0]
+    return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {data}", training)
+
+
+def baseline_scores(source: Source) -> dict:
+    """Scores of the simple baselines on the pairs of ``source``, by direction and baseline.
+
+    Histogram matching uses the other domain's slices outside the scored pairs; the
+    lookup table is fitted on the training pairs (which --all-pairs also scores).
+    Without a training split (a user's own pairs) only the identity is given.
+    """
+    held = {id(s) for pair in source.pairs for s in pair}
+    results = {}
+    for direction, side in SOURCE_DOMAIN.items():
+        inputs = [pair[side].image for pair in source.pairs]
+        targets = [pair[1 - side].image for pair in source.pairs]
+        names = [pair[side].name for pair in source.pairs]
+        methods = {"identity": baselines.identity}
+        if source.training_pairs:
+            others = [s.image for s in (source.t2, source.t1)[side] if id(s) not in held]
+            methods["histogram_matching"] = baselines.HistogramMatching(others)
+            methods["lookup_table"] = baselines.LookupTable([p[side].image for p in source.training_pairs],
+                                                            [p[1 - side].image for p in source.training_pairs])
+        results[direction] = {name: summarize(names, targets, [method(x) for x in inputs])
+                              for name, method in methods.items()}
+    return results
 
 
 def evaluate(run: RunDir, source: Source, write_translations: bool = True) -> dict:
@@ -60,7 +87,7 @@ def evaluate(run: RunDir, source: Source, write_translations: bool = True) -> di
         if write_translations:
             folder = run.translations / direction
             for name, image in translated.items():
-                write_atomic(folder / f"{Path(name).stem}.png", encode_png(image))
+                write_atomic(folder / f"{Path(name).stem}.png", encode_png(to_uint8(image)))
         names = [f"{a.name} -> {b.name}" if side == 0 else f"{b.name} -> {a.name}" for a, b in source.pairs]
         targets = [pair[1 - side].image for pair in source.pairs]
         predictions = [translated[pair[side].name] for pair in source.pairs]
@@ -69,11 +96,13 @@ def evaluate(run: RunDir, source: Source, write_translations: bool = True) -> di
 
 
 def format_table(results: dict, per_image: bool = True) -> str:
-    """The scores as a plain-text table: means per direction, then each image."""
-    lines = [f"{'direction':<10} {'n':>3} {'PSNR (dB)':>10} {'SSIM':>7} {'NMSE':>8}"]
+    """The scores as a plain-text table: means per direction (and its baselines), then each image."""
+    lines = [f"{'direction':<10} {'method':<20} {'n':>3} {'PSNR (dB)':>10} {'SSIM':>7} {'NMSE':>8}"]
     for direction, r in results.items():
-        lines.append(f"{TITLES[direction]:<10} {len(r['per_image']):>3} {r['psnr']:>10.2f} "
-                     f"{r['ssim']:>7.3f} {r['nmse']:>8.4f}")
+        rows = [("model", r), *r.get("baselines", {}).items()]
+        for method, scores in rows:
+            lines.append(f"{TITLES[direction]:<10} {method:<20} {len(scores['per_image']):>3} "
+                         f"{scores['psnr']:>10.2f} {scores['ssim']:>7.3f} {scores['nmse']:>8.4f}")
     if per_image:
         for direction, r in results.items():
             lines.append(f"\n{TITLES[direction]} per image")

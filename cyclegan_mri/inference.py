@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from cyclegan_mri.data.images import from_model_range, to_model_range
+from cyclegan_mri.data.images import to_intensity, to_model_range
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks import layers  # noqa: F401  registers InstanceNormalization for loading
 from cyclegan_mri.rundir import RunDir
@@ -30,11 +30,14 @@ def model_size(generator: keras.Model) -> tuple[int, int]:
 
 
 def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
-    """Translate 8-bit slices at the model's size; each result is resized back to its input's own size."""
+    """Translate 8-bit slices at the model's size; each result is resized back to its input's own size.
+
+    Results are float intensities in [0, 255] (``images.to_uint8`` makes PNG-ready slices of them).
+    """
     size = model_size(generator)
     results = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         outputs = np.asarray(generator(to_model_range(chunk, size), training=False))
-        results.extend(from_model_range(out, np.shape(image)) for out, image in zip(outputs, chunk))
+        results.extend(to_intensity(out, np.shape(image)) for out, image in zip(outputs, chunk))
     return results

@@ -52,6 +52,7 @@ def test_evaluate_scores_both_directions_on_the_test_pairs_and_writes_translatio
         assert len(direction["per_image"]) == 9
         assert {"psnr", "ssim", "nmse"} <= set(direction)
         assert direction["psnr"] == pytest.approx(np.mean([r["psnr"] for r in direction["per_image"]]))
+        assert set(direction["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
     written = tiny_run.out / "translations"
     assert len(list((written / "t1_to_t2").glob("*.png"))) == 43
     assert len(list((written / "t2_to_t1").glob("*.png"))) == 46

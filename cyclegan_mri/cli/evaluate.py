@@ -33,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.evaluation import dataset_source, evaluate, format_table, save_results, user_pairs
+    from cyclegan_mri.evaluation import (baseline_scores, dataset_source, evaluate, format_table, save_results,
+                                         user_pairs)
     from cyclegan_mri.rundir import RunDir
 
     run = RunDir.at(args.out)
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = args.data or (saved.data if saved else TrainOptions.data)
         source = dataset_source(data, args.all_pairs, args.accept_checksum, args.skip_bad_images)
     results = evaluate(run, source, write_translations=not args.no_translations)
+    for direction, scores in baseline_scores(source).items():
+        if direction in results:
+            results[direction]["baselines"] = scores
     print(f"scored on {source.description}")
     print(format_table(results, per_image=not args.quiet))
     save_results(run.evaluation, results)

@@ -90,14 +90,22 @@ def to_model_range(images: np.ndarray | Sequence[np.ndarray], size: tuple[int, i
     return out
 
 
-def from_model_range(image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Map one model output in [-1, 1] back to an 8-bit slice, optionally resized to ``size``."""
+def to_intensity(image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Map one model output in [-1, 1] back to float intensities in [0, 255], optionally resized to ``size``.
+
+    Scores are computed on these unrounded values, as for the baselines; PNGs get ``to_uint8`` of them.
+    """
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 3:
         image = image[..., 0]
     if size is not None and image.shape != tuple(size):
         image = resize(image, size, order=1, mode="reflect", anti_aliasing=None)
-    return np.clip(np.round((image + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.clip((image + 1.0) * 127.5, 0, 255)
+
+
+def to_uint8(intensities: np.ndarray) -> np.ndarray:
+    """Round [0, 255] intensities to an 8-bit slice."""
+    return np.clip(np.round(intensities), 0, 255).astype(np.uint8)
 
 
 def encode_png(image: np.ndarray) -> bytes:
