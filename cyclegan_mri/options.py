@@ -28,6 +28,10 @@ class TrainOptions:
     beta_1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    gan_loss: str = "bce"
+    pool_size: int = 0
+    lr_schedule: str = "constant"
+    augment: bool = False
     holdout: bool = False
     seed: int | None = None
     skip_bad_images: bool = False
@@ -109,7 +113,9 @@ def train_parser() -> argparse.ArgumentParser:
                         help="rows and columns every slice is resized to; both multiples of 4")
     parser.add_argument("--filters", type=positive_int, default=d.filters,
                         help="width of the first layer of every network (64 is the tutorial's model)")
-    parser.add_argument("--generator", default=d.generator, help="generator architecture")
+    parser.add_argument("--generator", default=d.generator,
+                        help="generator architecture: tutorial (concatenating blocks), resnet6 or resnet9 (the "
+                             "CycleGAN paper's additive blocks, reflection padding), unet (skip connections)")
     parser.add_argument("--discriminator", default=d.discriminator, help="discriminator architecture")
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
     parser.add_argument("--beta-1", type=float, default=d.beta_1, help="Adam beta_1")
@@ -117,6 +123,17 @@ def train_parser() -> argparse.ArgumentParser:
                         help="weight of each direction's cycle-consistency L1 loss")
     parser.add_argument("--lambda-identity", type=float, default=d.lambda_identity,
                         help="weight of the identity L1 loss")
+    parser.add_argument("--gan-loss", choices=("bce", "lsgan"), default=d.gan_loss,
+                        help="adversarial loss: binary cross-entropy from logits (the tutorial) or least squares "
+                             "(the CycleGAN paper)")
+    parser.add_argument("--pool-size", type=int, default=d.pool_size,
+                        help="show each discriminator a history of this many past fakes (the paper uses 50; "
+                             "0 = only the newest, as the tutorial; single device only)")
+    parser.add_argument("--lr-schedule", choices=("constant", "linear"), default=d.lr_schedule,
+                        help="constant learning rate (the tutorial), or held for the first half of --epochs and "
+                             "decayed linearly to zero in the second (the paper)")
+    parser.add_argument("--augment", action="store_true",
+                        help="random left-right flips and shifts of up to 8 pixels, drawn anew every epoch")
     parser.add_argument("--holdout", action="store_true",
                         help="train without either image of the 9 held-out test pairs (for honest scores)")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),

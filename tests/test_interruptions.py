@@ -99,10 +99,10 @@ def test_a_loss_that_becomes_nan_stops_training_and_keeps_the_last_good_checkpoi
     calls = tf.Variable(0)
     real = losses.generator_adversarial
 
-    def poisoned(logits):
+    def poisoned(*args, **kwargs):
         # Two calls a step, three steps an epoch: NaN from the first step of epoch 2.
         calls.assign_add(1)
-        return tf.where(calls > 6, float("nan"), real(logits))
+        return tf.where(calls > 6, float("nan"), real(*args, **kwargs))
 
     monkeypatch.setattr(losses, "generator_adversarial", poisoned)
     out = tmp_path / "run"
@@ -122,13 +122,16 @@ def test_a_checkpoint_of_another_width_is_refused_even_without_run_settings(smal
 
 
 def test_the_same_seed_gives_the_same_first_steps(small_dataset, tmp_path):
-    """Two runs with --seed 5: identical losses over the first epoch's 3 steps (CPU)."""
-    rows = []
-    for run in ("a", "b"):
-        assert train.main(args_for(small_dataset, tmp_path / run, 1)) == 0
+    """Two runs with --seed 5: the same losses over the first epoch's 3 steps (CPU); another seed differs.
+
+    "The same" to 1e-6 relative rather than bit for bit: oneDNN may pick kernels by memory
+    alignment, which moves the last bit of a float32 sum between two runs in one process.
+    """
+    def first_epoch(run: str, *flags: str) -> dict[str, float]:
+        assert train.main([*args_for(small_dataset, tmp_path / run, 1), *flags]) == 0
         with (tmp_path / run / "history.csv").open() as stream:
-            rows.append({k: v for k, v in next(csv.DictReader(stream)).items() if k != "seconds"})
-    assert rows[0] == rows[1]
-    assert train.main([*args_for(small_dataset, tmp_path / "c", 1), "--seed", "6"]) == 0
-    with (tmp_path / "c" / "history.csv").open() as stream:
-        assert {k: v for k, v in next(csv.DictReader(stream)).items() if k != "seconds"} != rows[0]
+            return {k: float(v) for k, v in next(csv.DictReader(stream)).items() if k not in ("seconds", "epoch")}
+
+    a, b, other = first_epoch("a"), first_epoch("b"), first_epoch("c", "--seed", "6")
+    assert b == pytest.approx(a, rel=1e-6)
+    assert max(abs(other[k] - a[k]) / abs(a[k]) for k in a) > 1e-3

@@ -19,9 +19,17 @@ import tensorflow as tf
 from cyclegan_mri.errors import UserError
 
 
+def augment(image: tf.Tensor, max_shift: int = 8, seed: int | None = None) -> tf.Tensor:
+    """A random left-right flip and a random shift of up to ``max_shift`` pixels, filling with background (-1)."""
+    image = tf.image.random_flip_left_right(image, seed=seed)
+    height, width = image.shape[0], image.shape[1]
+    padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift], [0, 0]], constant_values=-1.0)
+    return tf.image.random_crop(padded, (height, width, image.shape[2]), seed=seed)
+
+
 def domain_dataset(images: np.ndarray, batch_size: int, seed: int | None = None,
-                   shuffle: bool = True, drop_remainder: bool = False) -> tf.data.Dataset:
-    """Shuffled (every epoch) batches of one domain."""
+                   shuffle: bool = True, drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
+    """Shuffled (every epoch) batches of one domain, optionally with ``augment`` applied afresh each epoch."""
     if batch_size < 1:
         raise UserError(f"--batch must be at least 1, got {batch_size}")
     if batch_size > len(images):
@@ -30,15 +38,19 @@ def domain_dataset(images: np.ndarray, batch_size: int, seed: int | None = None,
     dataset = tf.data.Dataset.from_tensor_slices(images).cache()
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if augmented:
+        dataset = dataset.map(lambda image: augment(image, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=drop_remainder)
 
 
 def unpaired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
-                     drop_remainder: bool = False) -> tf.data.Dataset:
+                     drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
     """One epoch of (x batch, y batch) steps, the two domains zipped as the tutorial does."""
     other_seed = None if seed is None else seed + 1
-    zipped = tf.data.Dataset.zip((domain_dataset(x, batch_size, seed, drop_remainder=drop_remainder),
-                                  domain_dataset(y, batch_size, other_seed, drop_remainder=drop_remainder)))
+    zipped = tf.data.Dataset.zip((domain_dataset(x, batch_size, seed, drop_remainder=drop_remainder,
+                                                 augmented=augmented),
+                                  domain_dataset(y, batch_size, other_seed, drop_remainder=drop_remainder,
+                                                 augmented=augmented)))
     return zipped.prefetch(tf.data.AUTOTUNE)
 
 

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.image_pool import ImagePool
 from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss")
@@ -24,18 +25,23 @@ class CycleGAN(TranslationModel):
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
-                 **kwargs):
+                 gan_loss: str = "bce", pool_size: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
+        self.gan_loss = gan_loss
+        # One pool of past fakes per discriminator; none (the tutorial) when pool_size is 0.
+        self.pools = {name: ImagePool(pool_size, image_shape, name=name) for name in ("pool_x", "pool_y")
+                      } if pool_size else {}
         self.generator_g = build_generator(generator, image_shape, filters, name="generator_g")
         self.generator_f = build_generator(generator, image_shape, filters, name="generator_f")
         self.discriminator_x = build_discriminator(discriminator, image_shape, filters, name="discriminator_x")
         self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
 
-    def compile(self, learning_rate: float = 2e-4, beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
+    def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
+                beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Four Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
         super().compile(**kwargs)
 
@@ -68,7 +74,7 @@ class CycleGAN(TranslationModel):
     def trackables(self) -> Mapping[str, object]:
         return {"generator_g": self.generator_g, "generator_f": self.generator_f,
                 "discriminator_x": self.discriminator_x, "discriminator_y": self.discriminator_y,
-                **self.optimizers()}
+                **self.optimizers(), **self.pools}
 
     def forward(self, real_x: tf.Tensor, real_y: tf.Tensor) -> dict[str, tf.Tensor]:
         """Every image and logit one step needs, with each network called as few times as possible.
@@ -84,13 +90,18 @@ class CycleGAN(TranslationModel):
         fake_x, same_x = tf.split(self.generator_f(tf.concat([real_y, real_x], 0), training=True), [n_y, n_x])
         cycled_x = self.generator_f(fake_y, training=True)
         cycled_y = self.generator_g(fake_x, training=True)
-        disc_real_x, disc_fake_x = tf.split(
-            self.discriminator_x(tf.concat([real_x, fake_x], 0), training=True), [n_x, n_y])
-        disc_real_y, disc_fake_y = tf.split(
-            self.discriminator_y(tf.concat([real_y, fake_y], 0), training=True), [n_y, n_x])
+        disc_real_x, disc_fake_x, disc_pooled_x = self._judge(self.discriminator_x, real_x, fake_x, "pool_x")
+        disc_real_y, disc_fake_y, disc_pooled_y = self._judge(self.discriminator_y, real_y, fake_y, "pool_y")
         return dict(fake_x=fake_x, fake_y=fake_y, same_x=same_x, same_y=same_y, cycled_x=cycled_x,
                     cycled_y=cycled_y, disc_real_x=disc_real_x, disc_fake_x=disc_fake_x,
-                    disc_real_y=disc_real_y, disc_fake_y=disc_fake_y)
+                    disc_real_y=disc_real_y, disc_fake_y=disc_fake_y,
+                    disc_pooled_x=disc_pooled_x, disc_pooled_y=disc_pooled_y)
+
+    def _judge(self, discriminator: keras.Model, real: tf.Tensor, fake: tf.Tensor, pool: str):
+        """Scores of real, fake (for the generator) and pooled fakes (for the discriminator), in one call."""
+        parts = [real, fake] + ([self.pools[pool].query(fake)] if self.pools else [])
+        scores = tf.split(discriminator(tf.concat(parts, 0), training=True), [tf.shape(p)[0] for p in parts])
+        return scores[0], scores[1], scores[-1]
 
     def compute_losses(self, real_x: tf.Tensor, real_y: tf.Tensor, out: Mapping[str, tf.Tensor]) -> dict:
         """The tutorial's losses from the outputs of ``forward``."""
@@ -101,8 +112,8 @@ class CycleGAN(TranslationModel):
         return {
             "gen_g_loss": losses.generator_adversarial(out["disc_fake_y"]) + cycle + identity_g,
             "gen_f_loss": losses.generator_adversarial(out["disc_fake_x"]) + cycle + identity_f,
-            "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_fake_x"]),
-            "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_fake_y"]),
+            "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_pooled_x"], self.gan_loss),
+            "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_pooled_y"], self.gan_loss),
             "cycle_loss": cycle,
             "identity_loss": identity_g + identity_f,
         }

@@ -42,11 +42,19 @@ def mean_absolute_error(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return global_mean(_per_example(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
 
 
-def generator_adversarial(fake_logits: tf.Tensor) -> tf.Tensor:
+def squared_error(scores: tf.Tensor, target: float) -> tf.Tensor:
+    """Mean (score - target)^2 per example: the least-squares GAN objective (Mao et al. 2017)."""
+    return global_mean(_per_example(tf.square(tf.cast(scores, tf.float32) - target)))
+
+
+GAN_LOSSES = {"bce": bce_logits, "lsgan": squared_error}
+
+
+def generator_adversarial(fake_scores: tf.Tensor, mode: str = "bce") -> tf.Tensor:
     """The generator wants its fakes judged real."""
-    return bce_logits(fake_logits, 1.0)
+    return GAN_LOSSES[mode](fake_scores, 1.0)
 
 
-def discriminator_adversarial(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+def discriminator_adversarial(real_scores: tf.Tensor, fake_scores: tf.Tensor, mode: str = "bce") -> tf.Tensor:
     """Half the sum of the real and fake terms, as the tutorial (it slows D against G)."""
-    return 0.5 * (bce_logits(real_logits, 1.0) + bce_logits(fake_logits, 0.0))
+    return 0.5 * (GAN_LOSSES[mode](real_scores, 1.0) + GAN_LOSSES[mode](fake_scores, 0.0))

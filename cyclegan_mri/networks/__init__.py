@@ -2,18 +2,31 @@
 
 A new architecture is a builder function registered here; models, training and
 the command line pick it up by its name.
+
+Generators: "tutorial" (the TensorFlow tutorial's, concatenating blocks),
+"resnet6" and "resnet9" (the CycleGAN paper's ResNet with 6 or 9 additive
+residual blocks) and "unet" (the pix2pix U-Net). Discriminators: "tutorial"
+(a 70x70 PatchGAN).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import keras
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks.resnet import resnet_generator
 from cyclegan_mri.networks.tutorial import tutorial_discriminator, tutorial_generator
+from cyclegan_mri.networks.unet import unet_generator
 
-GENERATORS: dict[str, Callable[..., keras.Model]] = {"tutorial": tutorial_generator}
+GENERATORS: dict[str, Callable[..., keras.Model]] = {
+    "tutorial": tutorial_generator,
+    "resnet6": partial(resnet_generator, n_blocks=6),
+    "resnet9": partial(resnet_generator, n_blocks=9),
+    "unet": unet_generator,
+}
 DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {"tutorial": tutorial_discriminator}
 
 

@@ -41,3 +41,47 @@ class InstanceNormalization(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def _reflection_pads(padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` from an int or that nested pair (lists too, as a loaded config has)."""
+    if isinstance(padding, int):
+        return (padding, padding), (padding, padding)
+    (top, bottom), (left, right) = padding
+    return (int(top), int(bottom)), (int(left), int(right))
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_mri")
+class ReflectionPadding2D(keras.layers.Layer):
+    """Pad the two spatial axes of NHWC images by mirroring them (edge pixel not repeated).
+
+    Zero padding before a large convolution puts a black frame around each
+    image that the generator learns to paint over, which leaves border
+    artefacts; mirroring keeps the statistics at the border like those inside,
+    as the CycleGAN reference implementation does. ``padding`` is an int for
+    the same amount on every side, or ``((top, bottom), (left, right))``
+    (used to bring an image to a multiple of a stride at the bottom/right).
+    Each amount must be smaller than the size of its axis.
+    """
+
+    def __init__(self, padding: int | tuple[tuple[int, int], tuple[int, int]] = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.pads = _reflection_pads(padding)
+        if min(min(pair) for pair in self.pads) < 0:
+            raise ValueError(f"padding must not be negative, got {padding!r}")
+        self.padding = padding if isinstance(padding, int) else self.pads
+
+    def call(self, x):
+        (top, bottom), (left, right) = self.pads
+        return tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        (top, bottom), (left, right) = self.pads
+        batch, height, width, channels = input_shape
+        return (batch,
+                None if height is None else height + top + bottom,
+                None if width is None else width + left + right,
+                channels)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}

@@ -21,9 +21,10 @@ from cyclegan_mri.options import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, SampleGrid, trim_outputs
 from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
+from cyclegan_mri.training.schedules import learning_rate
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
-ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator")
+ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator", "pool_size")
 
 
 @dataclass
@@ -50,14 +51,15 @@ class Session:
         return int(self.epoch.numpy())
 
     def dataset(self) -> tf.data.Dataset:
-        return unpaired_dataset(self.data.x, self.data.y, self.options.batch, self.options.seed)
+        return unpaired_dataset(self.data.x, self.data.y, self.options.batch, self.options.seed,
+                                augmented=self.options.augment)
 
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
 
 
-def build_model(options: TrainOptions, precision: str = "float32",
-                jit_compile: bool | str = "auto") -> TranslationModel:
+def build_model(options: TrainOptions, precision: str = "float32", jit_compile: bool | str = "auto",
+                epoch_steps: int = 1) -> TranslationModel:
     """The compiled model ``options`` describe, with its optimizers' slots created.
 
     Call it inside the strategy's scope; ``precision`` is a Keras dtype policy name.
@@ -66,8 +68,9 @@ def build_model(options: TrainOptions, precision: str = "float32",
     cls = model_class(options.model)
     model = cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
                 discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
-                lambda_identity=options.lambda_identity)
-    model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1,
+                lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size)
+    rate = learning_rate(options.lr_schedule, options.learning_rate, options.epochs, epoch_steps)
+    model.compile(learning_rate=rate, beta_1=options.beta_1,
                   loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
     model.build_optimizers()
     return model
@@ -99,10 +102,13 @@ def open_session(options: TrainOptions) -> Session:
         if options.batch > len(images):
             raise UserError(f"--batch {options.batch} is larger than the {len(images)} {name} images; "
                             f"use --batch {len(images)} or less")
+    if options.pool_size and options.strategy != "default":
+        raise UserError("--pool-size works on a single device only; drop it or use --strategy default")
     strategy = make_strategy(options.strategy)
     precision = resolve_precision(options.precision)
     with strategy.scope():
-        model = build_model(options, precision, resolve_jit(options.xla))
+        steps = steps_per_epoch(len(data.x), len(data.y), options.batch)
+        model = build_model(options, precision, resolve_jit(options.xla), steps)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
         # Every worker restores the chief's newest checkpoint; every worker must also take part in

@@ -1,0 +1,77 @@
+"""The ResNet generator of the CycleGAN paper (Zhu et al. 2017), as in its reference implementation.
+
+c7s1-f, d2f, d4f, ``n_blocks`` residual blocks of 4f, u2f, uf, c7s1-C + tanh,
+where C is the input's channel count. Unlike the tutorial's generator the
+blocks ADD their input to their output, so the bottleneck stays at 4f
+channels; the 7x7 and block convolutions see reflection-padded inputs. The
+paper uses 6 blocks for 128x128 images and 9 for 256x256 and larger.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D
+
+PADDINGS = ("reflect", "zero")
+
+
+def _init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _padded_conv(x, filters: int, kernel: int, padding: str, name: str):
+    """A stride-1 convolution keeping H and W, by mirroring the border or by Keras' zero "same" padding."""
+    if padding == "reflect":
+        x = ReflectionPadding2D(kernel // 2, name=f"{name}_pad")(x)
+        conv_padding = "valid"
+    else:
+        conv_padding = "same"
+    return keras.layers.Conv2D(filters, kernel, padding=conv_padding, kernel_initializer=_init(), name=name)(x)
+
+
+def _residual_block(x, filters: int, padding: str, index: int):
+    y = _padded_conv(x, filters, 3, padding, name=f"block{index}_conv1")
+    y = InstanceNormalization(name=f"block{index}_norm1")(y)
+    y = keras.layers.ReLU(name=f"block{index}_relu")(y)
+    y = _padded_conv(y, filters, 3, padding, name=f"block{index}_conv2")
+    y = InstanceNormalization(name=f"block{index}_norm2")(y)
+    # No activation after the sum, as in the reference: the block learns a residual of its input.
+    return keras.layers.Add(name=f"block{index}_add")([x, y])
+
+
+def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blocks: int = 9,
+                     padding: str = "reflect", name: str = "generator") -> keras.Model:
+    """A CycleGAN ResNet generator; output shape == input shape (H and W must be multiples of 4).
+
+    ``padding`` is "reflect" (the reference) or "zero" (Keras "same" padding everywhere).
+    """
+    if padding not in PADDINGS:
+        raise UserError(f"unknown padding {padding!r}; choose one of: {', '.join(PADDINGS)}")
+    height, width = input_shape[0], input_shape[1]
+    if any(size is not None and (size < 4 or size % 4) for size in (height, width)):
+        # Two stride-2 steps down and up would give back a different size.
+        raise UserError(f"the ResNet generator needs H and W that are multiples of 4, got {height}x{width}")
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = _padded_conv(inputs, filters, 7, padding, name="down0_conv")
+    x = InstanceNormalization(name="down0_norm")(x)
+    x = keras.layers.ReLU(name="down0_relu")(x)
+    for i, channels in enumerate([2 * filters, 4 * filters], 1):
+        x = keras.layers.Conv2D(channels, 3, strides=2, padding="same", kernel_initializer=_init(),
+                                name=f"down{i}_conv")(x)
+        x = InstanceNormalization(name=f"down{i}_norm")(x)
+        x = keras.layers.ReLU(name=f"down{i}_relu")(x)
+    for i in range(n_blocks):
+        x = _residual_block(x, 4 * filters, padding, i)
+    for i, channels in enumerate([2 * filters, filters]):
+        x = keras.layers.Conv2DTranspose(channels, 3, strides=2, padding="same", kernel_initializer=_init(),
+                                         name=f"up{i}_conv")(x)
+        x = InstanceNormalization(name=f"up{i}_norm")(x)
+        x = keras.layers.ReLU(name=f"up{i}_relu")(x)
+    # No normalisation at the output: it would fix each image's mean and spread, which the target must set.
+    x = _padded_conv(x, input_shape[-1], 7, padding, name="out_conv")
+    # float32 output whatever the policy: losses and images are computed in float32.
+    outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(inputs, outputs, name=name)

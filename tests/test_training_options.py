@@ -1,0 +1,72 @@
+"""The CycleGAN paper's improvements over the tutorial, each behind a flag, off by default."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cyclegan_mri.cli import train
+from cyclegan_mri.data.pipeline import augment
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.models import losses
+from cyclegan_mri.models.image_pool import ImagePool
+from cyclegan_mri.training.schedules import HoldThenLinearDecay, learning_rate
+
+TINY = ["--image-size", "16", "16", "--filters", "2", "--batch", "2", "--seed", "2", "--verbose", "0"]
+
+
+def test_least_squares_losses_are_zero_when_the_scores_hit_their_targets():
+    ones, zeros = tf.ones((2, 3, 3, 1)), tf.zeros((2, 3, 3, 1))
+    assert float(losses.generator_adversarial(ones, "lsgan")) == 0.0
+    assert float(losses.discriminator_adversarial(ones, zeros, "lsgan")) == 0.0
+    assert float(losses.discriminator_adversarial(zeros, ones, "lsgan")) == pytest.approx(1.0)
+    assert float(losses.generator_adversarial(zeros, "bce")) == pytest.approx(math.log(2))
+
+
+def test_image_pool_fills_first_then_returns_new_or_stored_images():
+    pool = ImagePool(3, (2, 2, 1))
+    first = tf.reshape(tf.range(12, dtype=tf.float32), (3, 2, 2, 1))
+    np.testing.assert_array_equal(pool.query(first), first)  # filling: every fake is used as is
+    assert int(pool.count) == 3
+    later = 100 + first
+    out = pool.query(later).numpy()
+    known = [img for img in np.concatenate([first.numpy(), later.numpy()])]
+    assert all(any(np.array_equal(o, k) for k in known) for o in out)
+    assert int(pool.count) == 3
+
+
+def test_linear_schedule_holds_for_half_the_epochs_then_reaches_zero():
+    schedule = learning_rate("linear", 2e-4, epochs=10, steps_per_epoch=4)
+    assert isinstance(schedule, HoldThenLinearDecay)
+    rates = [float(schedule(step)) for step in (0, 19, 20, 30, 40, 50)]
+    assert rates == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4, 0.0, 0.0])
+    assert learning_rate("constant", 2e-4, 10, 4) == 2e-4
+    assert HoldThenLinearDecay(**schedule.get_config()).get_config() == schedule.get_config()
+
+
+def test_augmentation_flips_and_shifts_with_background_fill():
+    image = tf.constant(np.linspace(-1, 1, 16 * 12).reshape(16, 12, 1), tf.float32)
+    outputs = [augment(image, max_shift=3).numpy() for _ in range(8)]
+    assert all(o.shape == (16, 12, 1) for o in outputs)
+    assert any(not np.array_equal(o, image.numpy()) for o in outputs)
+    assert all(o.min() >= -1.0 and o.max() <= 1.0 for o in outputs)
+
+
+def test_a_run_with_every_option_trains_and_resumes(small_dataset, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(small_dataset), "--out", str(out), *TINY, "--gan-loss", "lsgan", "--pool-size", "4",
+            "--lr-schedule", "linear", "--augment"]
+    assert train.main([*args, "--epochs", "1"]) == 0
+    assert train.main([*args, "--epochs", "2"]) == 0
+    with (out / "history.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert all(math.isfinite(float(v)) for r in rows for v in r.values())
+
+
+def test_the_pool_is_refused_under_tf_distribute(small_dataset, tmp_path):
+    with pytest.raises(UserError, match="--pool-size"):
+        train.main(["--data", str(small_dataset), "--out", str(tmp_path / "r"), *TINY, "--pool-size", "4",
+                    "--strategy", "mirrored", "--epochs", "1"])
