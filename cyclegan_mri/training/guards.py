@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 
 import keras
 
@@ -74,3 +75,21 @@ class StopOnNonFinite(keras.callbacks.Callback):
             raise UserError(f"{', '.join(bad)} became {float(logs[bad[0]])} at epoch {self._epoch + 1}, "
                             f"step {batch + 1}; the newest checkpoint ({kept}) is the last good state. "
                             "Try a lower --learning-rate, or --precision float32")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training at the first epoch end after ``minutes`` of training (that epoch is kept whole)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60
+        self.started = time.monotonic()
+        self.stopped_at: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self.started >= self.seconds:
+            self.model.stop_training = True
+            self.stopped_at = epoch + 1

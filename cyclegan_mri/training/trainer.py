@@ -216,7 +216,7 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         return run_fit()
 
 
-def train(options: TrainOptions) -> Session:
+def train(options: TrainOptions, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> Session:
     """The whole of ``train.py``: open or resume the run in ``options.out``, train, export."""
     run = RunDir.at(options.out)
     if not options.dry_run:
@@ -231,7 +231,7 @@ def train(options: TrainOptions) -> Session:
     if session.initial_epoch:
         print(f"resuming from epoch {session.initial_epoch} ({session.manager.latest_checkpoint})")
     if session.initial_epoch < options.epochs:
-        fit(session)
+        fit(session, extra_callbacks)
     if session.chief:
         for path in export_generators(session.model, run):
             print(f"saved {path}")

@@ -1,0 +1,136 @@
+"""The quality protocol: train on the training pairs' slices only, score the 9 held-out pairs against baselines.
+
+    python bench/quality.py [--out output/quality] [--minutes 60] [any train.py flag ...]
+
+Trains with ``--holdout`` (neither image of a test pair is ever seen) until
+``--epochs`` or the time budget ends training at an epoch end, then writes
+``reports/quality.json`` (the shape of ``evaluation.json``, with the baselines of
+each direction under ``baselines``), ``reports/quality.md``, one figure per
+direction (input, real target, translation, absolute error for three test
+pairs) and the loss curves. Running it again resumes the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from cyclegan_mri.evaluation import TITLES, SOURCE_DOMAIN, baseline_scores, dataset_source, evaluate  # noqa: E402
+from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
+from cyclegan_mri.options import train_options, train_parser  # noqa: E402
+from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
+from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
+from cyclegan_mri.training.trainer import train  # noqa: E402
+
+FIGURE_PAIRS = 3
+
+
+def figure_png(draw) -> bytes:
+    figure = Figure(dpi=100, figsize=(9, 7))
+    draw(figure)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def examples_figure(run: RunDir, source, direction: str) -> bytes:
+    side = SOURCE_DOMAIN[direction]
+    pairs = source.pairs[:FIGURE_PAIRS]
+    predictions = translate_slices(load_generators(run)[direction], [p[side].image for p in pairs])
+
+    def draw(figure):
+        for row, (pair, predicted) in enumerate(zip(pairs, predictions)):
+            source_image, target = pair[side].image, pair[1 - side].image.astype(np.float64)
+            panels = [("input", source_image), ("real target", target), ("translation", predicted),
+                      ("|error|", np.abs(predicted - target))]
+            for col, (title, image) in enumerate(panels):
+                axes = figure.add_subplot(len(pairs), 4, row * 4 + col + 1)
+                axes.imshow(image, cmap="gray", vmin=0, vmax=255)
+                axes.set_title(f"{title} ({pair[side].name})" if col == 0 else title, fontsize=8)
+                axes.axis("off")
+        figure.suptitle(TITLES[direction])
+
+    return figure_png(draw)
+
+
+def losses_figure(run: RunDir) -> bytes:
+    with run.history.open() as stream:
+        rows = list(csv.DictReader(stream))
+
+    def draw(figure):
+        axes = figure.add_subplot(1, 1, 1)
+        epochs = [int(r["epoch"]) for r in rows]
+        for name in rows[0]:
+            if name.endswith("_loss"):
+                axes.plot(epochs, [float(r[name]) for r in rows], label=name)
+        axes.set_xlabel("epoch")
+        axes.set_yscale("log")
+        axes.legend()
+
+    return figure_png(draw)
+
+
+def report_markdown(results: dict, command: str, epochs: int, minutes: float) -> str:
+    lines = ["# Translation quality on the 9 held-out test pairs", "",
+             f"Command: `{command}`. Trained {epochs} epoch{'s' * (epochs != 1)} in {minutes:.1f} minutes, "
+             "without either image of "
+             "any test pair. Scores on the 0-255 scale at 181x217 (PSNR and SSIM from scikit-image with "
+             "`data_range=255`; NMSE = ||t - p||² / ||t||²).", ""]
+    for direction, r in results.items():
+        lines += [f"## {TITLES[direction]}", "", "| method | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
+        for method, scores in [("model", r), *r["baselines"].items()]:
+            lines.append(f"| {method} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {scores['nmse']:.4f} |")
+        lines += ["", f"![{direction}](quality_{direction}.png)", ""]
+    lines += ["## Losses", "", "![losses](quality_losses.png)", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s)")
+    parser.add_argument("--minutes", type=float, default=60.0,
+                        help="training time budget; training ends at the first epoch end past it")
+    parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
+    args, train_flags = parser.parse_known_args()
+    options = train_options(train_parser().parse_args([*train_flags, "--holdout", "--out", args.out]))
+
+    started = time.monotonic()
+    budget = TimeBudget(args.minutes)
+    train(options, extra_callbacks=[budget])
+    minutes = (time.monotonic() - started) / 60
+
+    run = RunDir.at(args.out)
+    source = dataset_source(options.data, accept_checksum=options.accept_checksum)
+    results = evaluate(run, source, write_translations=False)
+    for direction, scores in baseline_scores(source).items():
+        results[direction]["baselines"] = scores
+    with run.history.open() as stream:
+        epochs = len(list(csv.DictReader(stream)))
+
+    reports = Path(args.reports)
+    command = " ".join(["python bench/quality.py", *sys.argv[1:]])
+    write_atomic(reports / "quality.json", json.dumps(results, indent=2) + "\n")
+    write_atomic(reports / "quality.md", report_markdown(results, command, epochs, minutes))
+    for direction in results:
+        write_atomic(reports / f"quality_{direction}.png", examples_figure(run, source, direction))
+    write_atomic(reports / "quality_losses.png", losses_figure(run))
+    print((reports / "quality.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

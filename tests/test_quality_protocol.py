@@ -1,0 +1,25 @@
+"""bench/quality.py: a held-out run scored against the baselines, written as a report."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path):
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [sys.executable, "bench/quality.py", "--out", str(tmp_path / "run"), "--reports", str(reports),
+         "--minutes", "0", "--epochs", "3", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
+         "--verbose", "0"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((reports / "quality.json").read_text())
+    for direction in ("t1_to_t2", "t2_to_t1"):
+        assert len(results[direction]["per_image"]) == 9
+        assert set(results[direction]["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
+        assert (reports / f"quality_{direction}.png").stat().st_size > 0
+    report = (reports / "quality.md").read_text()
+    # A zero-minute budget ends training at the first epoch end, with that epoch complete.
+    assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
+    assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
