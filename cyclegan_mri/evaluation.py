@@ -45,11 +45,11 @@ def user_pairs(folder: str | Path, skip_bad: bool = False) -> Source:
 def dataset_source(data: str | Path, all_pairs: bool = False, accept_checksum: bool = False,
                    skip_bad: bool = False) -> Source:
     """Every slice of the dataset, scored on its 9 held-out pairs (or all 43)."""
-    t1, t2 = read_dataset(data, accept_checksum, skip_bad)
+    path, t1, t2 = read_dataset(data, accept_checksum, skip_bad)
     pairs = pairing.test_pairs(t1, t2, all_pairs)
     kind = "all aligned pairs" if all_pairs else "held-out test pairs"
     training = pairing.split_pairs(pairing.dataset_pairs(t1, t2))[0]
-    return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {data}", training)
+    return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {path}", training)
 
 
 def baseline_scores(source: Source) -> dict:
@@ -83,7 +83,8 @@ def evaluate(run: RunDir, source: Source, write_translations: bool = True) -> di
     for direction, generator in generators.items():
         side = SOURCE_DOMAIN[direction]
         inputs = (source.t1, source.t2)[side]
-        translated = dict(zip((s.name for s in inputs), translate_slices(generator, [s.image for s in inputs])))
+        translated = dict(zip((s.name for s in inputs),
+                              translate_slices(generator, [s.image for s in inputs], progress=TITLES[direction])))
         if write_translations:
             folder = run.translations / direction
             for name, image in translated.items():

@@ -29,15 +29,23 @@ def model_size(generator: keras.Model) -> tuple[int, int]:
     return tuple(int(v) for v in generator.input_shape[1:3])
 
 
-def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch_size: int = 8,
+                     progress: str | None = None) -> list[np.ndarray]:
     """Translate 8-bit slices at the model's size; each result is resized back to its input's own size.
 
     Results are float intensities in [0, 255] (``images.to_uint8`` makes PNG-ready slices of them).
+    With ``progress`` (a title), a progress bar counts the slices.
     """
     size = model_size(generator)
     results = []
+    bar = None
+    if progress:
+        print(progress)
+        bar = keras.utils.Progbar(len(images), unit_name="slice")
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         outputs = np.asarray(generator(to_model_range(chunk, size), training=False))
         results.extend(to_intensity(out, np.shape(image)) for out, image in zip(outputs, chunk))
+        if bar:
+            bar.add(len(chunk))
     return results

@@ -31,16 +31,18 @@ class UnpairedData:
 
 
 def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool = False,
-                 report: LoadReport | None = None) -> tuple[list[Slice], list[Slice]]:
-    """All T1 and T2 slices of ``--data``, fetching the default archive when it is missing."""
-    return load_domains(ensure_archive(Path(data), accept_mismatch=accept_checksum), skip_bad, report)
+                 report: LoadReport | None = None) -> tuple[Path, list[Slice], list[Slice]]:
+    """The archive or folder actually read for ``--data`` (fetched when it is the missing default),
+    and all its T1 and T2 slices."""
+    path = ensure_archive(Path(data), accept_mismatch=accept_checksum)
+    return (path, *load_domains(path, skip_bad, report))
 
 
 def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool = False,
                   accept_checksum: bool = False, skip_bad: bool = False) -> UnpairedData:
     """The training slices of ``--data``; with ``holdout`` neither image of a test pair is included."""
     report = LoadReport()
-    t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
+    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
     if holdout:
         t1, t2 = pairing.without_test_pairs(t1, t2)
     x = to_model_range([s.image for s in t1], image_size)

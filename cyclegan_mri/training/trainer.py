@@ -161,7 +161,7 @@ def describe(session: Session) -> str:
     """Image counts, shapes and parameter counts, as ``--dry-run`` prints them."""
     lines = [session.data.describe(),
              f"steps per epoch: {session.steps_per_epoch()} at batch {session.options.batch}",
-             f"precision: {session.precision}, XLA: {session.options.xla}, "
+             f"precision: {session.precision}, XLA: {'on' if session.model.jit_compile is True else 'off'}, "
              f"replicas: {session.strategy.num_replicas_in_sync}"]
     for name, network in session.model.trackables().items():
         if isinstance(network, keras.Model):
