@@ -6,6 +6,11 @@ import keras
 import tensorflow as tf
 
 
+def conv_init() -> keras.initializers.Initializer:
+    """N(0, 0.02), the kernel initialisation of the tutorial and of the CycleGAN and pix2pix papers."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
 @keras.saving.register_keras_serializable(package="cyclegan_mri")
 class InstanceNormalization(keras.layers.Layer):
     """Normalise each image's channels over its own spatial axes.

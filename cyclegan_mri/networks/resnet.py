@@ -12,13 +12,9 @@ from __future__ import annotations
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D
+from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D, conv_init
 
 PADDINGS = ("reflect", "zero")
-
-
-def _init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
 def _padded_conv(x, filters: int, kernel: int, padding: str, name: str):
@@ -28,7 +24,7 @@ def _padded_conv(x, filters: int, kernel: int, padding: str, name: str):
         conv_padding = "valid"
     else:
         conv_padding = "same"
-    return keras.layers.Conv2D(filters, kernel, padding=conv_padding, kernel_initializer=_init(), name=name)(x)
+    return keras.layers.Conv2D(filters, kernel, padding=conv_padding, kernel_initializer=conv_init(), name=name)(x)
 
 
 def _residual_block(x, filters: int, padding: str, index: int):
@@ -59,14 +55,14 @@ def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blo
     x = InstanceNormalization(name="down0_norm")(x)
     x = keras.layers.ReLU(name="down0_relu")(x)
     for i, channels in enumerate([2 * filters, 4 * filters], 1):
-        x = keras.layers.Conv2D(channels, 3, strides=2, padding="same", kernel_initializer=_init(),
+        x = keras.layers.Conv2D(channels, 3, strides=2, padding="same", kernel_initializer=conv_init(),
                                 name=f"down{i}_conv")(x)
         x = InstanceNormalization(name=f"down{i}_norm")(x)
         x = keras.layers.ReLU(name=f"down{i}_relu")(x)
     for i in range(n_blocks):
         x = _residual_block(x, 4 * filters, padding, i)
     for i, channels in enumerate([2 * filters, filters]):
-        x = keras.layers.Conv2DTranspose(channels, 3, strides=2, padding="same", kernel_initializer=_init(),
+        x = keras.layers.Conv2DTranspose(channels, 3, strides=2, padding="same", kernel_initializer=conv_init(),
                                          name=f"up{i}_conv")(x)
         x = InstanceNormalization(name=f"up{i}_norm")(x)
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_mri.networks.layers import InstanceNormalization
-
-
-def _init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+from cyclegan_mri.networks.layers import InstanceNormalization, conv_init
 
 
 def _conv(x, filters, kernel, strides=1, transpose=False, name=None):
     layer = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
-    return layer(filters, kernel, strides=strides, padding="same", kernel_initializer=_init(), name=name)(x)
+    return layer(filters, kernel, strides=strides, padding="same", kernel_initializer=conv_init(), name=name)(x)
 
 
 def _concat_block(x, filters: int, index: int):

@@ -21,15 +21,11 @@ import math
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D
+from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D, conv_init
 
 NORMS = ("instance", "batch")
 MAX_DEPTH = 8
 DROPOUT_BLOCKS = 3
-
-
-def _init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
 def _norm(x, norm: str, name: str):
@@ -78,14 +74,14 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     if pad_h or pad_w:
         x = ReflectionPadding2D(((0, pad_h), (0, pad_w)), name="pad")(x)
 
-    x = keras.layers.Conv2D(widths(0), 4, strides=2, padding="same", kernel_initializer=_init(),
+    x = keras.layers.Conv2D(widths(0), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                             name="down0_conv")(x)
     skips = []
     for i in range(1, depth):
         skips.append(x)
         innermost = i == depth - 1
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_lrelu")(x)
-        x = keras.layers.Conv2D(widths(i), 4, strides=2, padding="same", kernel_initializer=_init(),
+        x = keras.layers.Conv2D(widths(i), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                 use_bias=innermost or norm_bias, name=f"down{i}_conv")(x)
         if not innermost:
             # Not at the innermost: over a 1x1 map instance norm would output its offset whatever the input.
@@ -93,7 +89,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
 
     for n, i in enumerate(range(depth - 1, 0, -1)):
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
-        x = keras.layers.Conv2DTranspose(widths(i - 1), 4, strides=2, padding="same", kernel_initializer=_init(),
+        x = keras.layers.Conv2DTranspose(widths(i - 1), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                          use_bias=norm_bias, name=f"up{i}_conv")(x)
         x = _norm(x, norm, name=f"up{i}_norm")
         if dropout and n < DROPOUT_BLOCKS:
@@ -101,7 +97,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
         x = keras.layers.Concatenate(name=f"up{i}_concat")([skips[i - 1], x])
 
     x = keras.layers.ReLU(name="up0_relu")(x)
-    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=_init(),
+    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                      name="up0_conv")(x)
     if pad_h or pad_w:
         x = keras.layers.Cropping2D(((0, pad_h), (0, pad_w)), name="crop")(x)
