@@ -106,8 +106,10 @@ def test_a_loss_that_becomes_nan_stops_training_and_keeps_the_last_good_checkpoi
 
     monkeypatch.setattr(losses, "generator_adversarial", poisoned)
     out = tmp_path / "run"
+    handler = signal.getsignal(signal.SIGINT)
     with pytest.raises(UserError, match=r"nan at epoch 2, step 1; the newest checkpoint \(.*ckpt-1\)"):
         train.main(args_for(small_dataset, out, 3))
+    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C works again after a failed run
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-1")
     assert history_epochs(out) == [1] and sample_epochs(out) == [1]
 

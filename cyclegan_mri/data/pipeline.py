@@ -27,14 +27,20 @@ def augment(image: tf.Tensor, max_shift: int = 8, seed: int | None = None) -> tf
     return tf.image.random_crop(padded, (height, width, image.shape[2]), seed=seed)
 
 
+def check_batch_size(batch_size: int, domain_sizes: dict[str, int]) -> None:
+    """Refuse a batch that no epoch could fill once (one message for every caller)."""
+    if batch_size < 1:
+        raise UserError(f"--batch must be at least 1, got {batch_size}")
+    for name, size in domain_sizes.items():
+        if batch_size > size:
+            raise UserError(f"--batch {batch_size} is larger than the {size} {name} images; "
+                            f"use --batch {size} or less")
+
+
 def domain_dataset(images: np.ndarray, batch_size: int, seed: int | None = None,
                    shuffle: bool = True, drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
     """Shuffled (every epoch) batches of one domain, optionally with ``augment`` applied afresh each epoch."""
-    if batch_size < 1:
-        raise UserError(f"--batch must be at least 1, got {batch_size}")
-    if batch_size > len(images):
-        raise UserError(f"--batch {batch_size} is larger than a domain of {len(images)} images; "
-                        f"use --batch {len(images)} or less")
+    check_batch_size(batch_size, {"domain": len(images)})
     dataset = tf.data.Dataset.from_tensor_slices(images).cache()
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)

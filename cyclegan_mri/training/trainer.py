@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from cyclegan_mri.data.dataset import UnpairedData, load_unpaired
-from cyclegan_mri.data.pipeline import steps_per_epoch, unpaired_dataset
+from cyclegan_mri.data.pipeline import check_batch_size, steps_per_epoch, unpaired_dataset
 from cyclegan_mri.devices import (apply_precision, is_xla_failure, make_strategy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
@@ -98,10 +98,7 @@ def open_session(options: TrainOptions) -> Session:
         keras.utils.set_random_seed(options.seed)
     data = load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
                          options.skip_bad_images)
-    for name, images in (("T1", data.x), ("T2", data.y)):
-        if options.batch > len(images):
-            raise UserError(f"--batch {options.batch} is larger than the {len(images)} {name} images; "
-                            f"use --batch {len(images)} or less")
+    check_batch_size(options.batch, {"T1": len(data.x), "T2": len(data.y)})
     if options.pool_size and options.strategy != "default":
         raise UserError("--pool-size works on a single device only; drop it or use --strategy default")
     strategy = make_strategy(options.strategy)
@@ -192,9 +189,10 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
     ] if session.chief else []
     save = lambda: save_checkpoint(session.manager)  # noqa: E731
+    graceful = GracefulStop(save)
     callbacks = [
         StopOnNonFinite(lambda: session.manager.latest_checkpoint),
-        GracefulStop(save),
+        graceful,
         *outputs,
         *(extra_callbacks or []),
         # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
@@ -214,6 +212,9 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         session.model.jit_compile = False
         session.model.make_train_function(force=True)
         return run_fit()
+    finally:
+        # fit() skips on_train_end when a step or callback raises: give Ctrl-C back to the caller anyway.
+        graceful.on_train_end()
 
 
 def train(options: TrainOptions, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> Session:
