@@ -1,6 +1,6 @@
 """The quality protocol: train on the training pairs' slices only, score the 9 held-out pairs against baselines.
 
-    python bench/quality.py [--out output/quality] [--minutes 60] [any train.py flag ...]
+    python bench/quality.py [--out output/quality] [--minutes 60] [--pix2pix-minutes 10] [train.py flags ...]
 
 Trains with ``--holdout`` (neither image of a test pair is ever seen) until
 ``--epochs`` or the time budget ends training at an epoch end, then writes
@@ -8,6 +8,10 @@ Trains with ``--holdout`` (neither image of a test pair is ever seen) until
 each direction under ``baselines``), ``reports/quality.md``, one figure per
 direction (input, real target, translation, absolute error for three test
 pairs) and the loss curves. Running it again resumes the same run.
+
+For reference it also trains pix2pix, paired, on the 34 training pairs (one run
+per direction, in ``OUT-pix2pix-DIRECTION``, ``PIX2PIX_FLAGS`` at the slices'
+own size), and reports it under ``pix2pix`` beside the baselines.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from cyclegan_mri.evaluation import TITLES, SOURCE_DOMAIN, baseline_scores, dataset_source, evaluate  # noqa: E402
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
-from cyclegan_mri.options import train_options, train_parser  # noqa: E402
+from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
 from cyclegan_mri.training.trainer import train  # noqa: E402
 
 FIGURE_PAIRS = 3
+# A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
+PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
 
 
 def figure_png(draw) -> bytes:
@@ -92,11 +98,32 @@ def report_markdown(results: dict, command: str, epochs: int, minutes: float) ->
              "`data_range=255`; NMSE = ||t - p||² / ||t||²).", ""]
     for direction, r in results.items():
         lines += [f"## {TITLES[direction]}", "", "| method | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
-        for method, scores in [("model", r), *r["baselines"].items()]:
+        references = [("pix2pix (paired)", r["pix2pix"])] if "pix2pix" in r else []
+        for method, scores in [("model", r), *references, *r["baselines"].items()]:
             lines.append(f"| {method} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {scores['nmse']:.4f} |")
+        if references:
+            ref = r["pix2pix"]
+            lines += ["", f"pix2pix: trained on the 34 training pairs for {ref['epochs']} "
+                          f"epoch{'s' * (ref['epochs'] != 1)} in {ref['minutes']:.1f} minutes "
+                          f"(`train.py {' '.join(ref['flags'])}`)."]
         lines += ["", f"![{direction}](quality_{direction}.png)", ""]
     lines += ["## Losses", "", "![losses](quality_losses.png)", ""]
     return "\n".join(lines)
+
+
+def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, source, extra: list[str]) -> dict:
+    """Train (or resume) pix2pix on the training pairs for ``direction`` within ``minutes``, and score it."""
+    out = f"{cyclegan.out}-pix2pix-{direction}"
+    flags = [*PIX2PIX_FLAGS, *extra, "--direction", direction, "--holdout", "--out", out, "--data", cyclegan.data,
+             "--verbose", str(cyclegan.verbose if cyclegan.verbose != "auto" else 2)]
+    if cyclegan.seed is not None:
+        flags += ["--seed", str(cyclegan.seed)]
+    started = time.monotonic()
+    train(train_options(parse_train_args(flags)), extra_callbacks=[TimeBudget(minutes)])
+    with RunDir.at(out).history.open() as stream:
+        epochs = len(list(csv.DictReader(stream)))
+    scores = evaluate(RunDir.at(out), source, write_translations=False)[direction]
+    return {**scores, "epochs": epochs, "minutes": (time.monotonic() - started) / 60, "flags": flags}
 
 
 def main() -> int:
@@ -104,13 +131,17 @@ def main() -> int:
     parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=60.0,
                         help="training time budget; training ends at the first epoch end past it")
+    parser.add_argument("--pix2pix-minutes", type=float, default=10.0,
+                        help="training time budget of each pix2pix reference run (0: no pix2pix rows)")
+    parser.add_argument("--pix2pix-flags", default="", metavar="'FLAGS'",
+                        help="train.py flags for the pix2pix runs, after " + " ".join(PIX2PIX_FLAGS)
+                             + " (write --pix2pix-flags='--filters 16')")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
     args, train_flags = parser.parse_known_args()
-    options = train_options(train_parser().parse_args([*train_flags, "--holdout", "--out", args.out]))
+    options = train_options(parse_train_args([*train_flags, "--holdout", "--out", args.out]))
 
     started = time.monotonic()
-    budget = TimeBudget(args.minutes)
-    train(options, extra_callbacks=[budget])
+    train(options, extra_callbacks=[TimeBudget(args.minutes)])
     minutes = (time.monotonic() - started) / 60
 
     run = RunDir.at(args.out)
@@ -118,6 +149,10 @@ def main() -> int:
     results = evaluate(run, source, write_translations=False)
     for direction, scores in baseline_scores(source).items():
         results[direction]["baselines"] = scores
+    if args.pix2pix_minutes > 0:
+        for direction in results:
+            results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,
+                                                           args.pix2pix_flags.split())
     with run.history.open() as stream:
         epochs = len(list(csv.DictReader(stream)))
 

@@ -10,8 +10,7 @@ from cyclegan_mri import baselines
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.dataset import read_dataset
 from cyclegan_mri.data.images import encode_png, to_uint8
-from cyclegan_mri.data.sources import Slice, load_folder
-from cyclegan_mri.errors import DataError
+from cyclegan_mri.data.sources import Slice
 from cyclegan_mri.inference import load_generators, translate_slices
 from cyclegan_mri.metrics import summarize
 from cyclegan_mri.rundir import RunDir, write_atomic
@@ -33,13 +32,8 @@ class Source:
 
 def user_pairs(folder: str | Path, skip_bad: bool = False) -> Source:
     """Aligned pairs from ``folder/t1`` and ``folder/t2``, matched by file name."""
-    root = Path(folder)
-    t1, t2 = load_folder(root / "t1", skip_bad), load_folder(root / "t2", skip_bad)
-    by_name = {s.name: s for s in t2}
-    pairs = [(s, by_name[s.name]) for s in t1 if s.name in by_name]
-    if not pairs:
-        raise DataError(f"{root}: no file name appears in both t1/ and t2/; aligned pairs must share a name")
-    return Source(t1, t2, pairs, f"{len(pairs)} pairs from {root}")
+    t1, t2, pairs = pairing.folder_pairs(folder, skip_bad)
+    return Source(t1, t2, pairs, f"{len(pairs)} pairs from {folder}")
 
 
 def dataset_source(data: str | Path, all_pairs: bool = False, accept_checksum: bool = False,

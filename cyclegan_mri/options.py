@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cyclegan_mri.data.fetch import DEFAULT_ARCHIVE
+from cyclegan_mri.errors import UserError
 
 
 @dataclass
@@ -28,6 +30,10 @@ class TrainOptions:
     beta_1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    direction: str = "t1_to_t2"
+    norm: str = "batch"
+    lambda_l1: float = 100.0
+    pairs: str | None = None
     gan_loss: str = "bce"
     pool_size: int = 0
     lr_schedule: str = "constant"
@@ -40,6 +46,7 @@ class TrainOptions:
     xla: str = "auto"
     strategy: str = "default"
     verbose: int | str = "auto"
+    preset: str | None = None
     dry_run: bool = field(default=False, metadata={"saved": False})
 
     def to_json(self) -> dict:
@@ -61,11 +68,41 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+# Generators that pad to their own stride and crop back accept any image size.
+ANY_SIZE_GENERATORS = ("unet",)
+
+# Defaults that differ by --model (pix2pix: the networks of Isola et al. and their 200 epochs).
+MODEL_DEFAULTS: dict[str, dict] = {
+    "cyclegan": {},
+    "pix2pix": dict(generator="unet", discriminator="patchgan", epochs=200),
+}
+
+# Named settings that replace the defaults; flags given explicitly still win.
+PRESETS: dict[str, dict] = {
+    # The most quality per CPU minute found on a 2-core machine (see README, "Scoring"): the slices'
+    # own 217x181 size (no resizing error), a narrow U-Net whose skips keep the anatomy in place, and
+    # the CycleGAN paper's training recipe, sized to finish its schedule in about an hour.
+    "cpu": dict(generator="unet", image_size=[217, 181], filters=16, gan_loss="lsgan", pool_size=50,
+                lr_schedule="linear", augment=True, epochs=300),
+}
+
+
 def image_size(text: str) -> int:
     value = int(text)
-    if value < 4 or value % 4:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive multiple of 4 (the generator downsamples twice)")
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"{value} is too small: at least 8 pixels")
     return value
+
+
+def check_image_size(options: "TrainOptions") -> None:
+    """Refuse sizes the chosen generator cannot take (its two stride-2 steps need multiples of 4)."""
+    if options.generator in ANY_SIZE_GENERATORS:
+        return
+    odd = [v for v in options.image_size if v % 4]
+    if odd:
+        raise UserError(f"--image-size {odd[0]} is not a multiple of 4, which the {options.generator} generator "
+                        f"needs (it downsamples twice); choose another size or --generator "
+                        f"{'/'.join(ANY_SIZE_GENERATORS)}, which pads and crops back")
 
 
 def positive_int(text: str) -> int:
@@ -105,12 +142,20 @@ def train_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_arguments(parser)
     add_out_argument(parser, "that receives checkpoints/, samples/, history.csv, logs/ and generators/")
-    parser.add_argument("--model", default=d.model, help="the model to train")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="named settings that replace the tutorial's defaults (explicit flags still win): "
+                             "cpu = " + " ".join(f"--{k.replace('_', '-')} "
+                                                 f"{' '.join(map(str, v)) if isinstance(v, list) else v}"
+                                                 for k, v in PRESETS["cpu"].items()).replace(" True", ""))
+    parser.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=d.model,
+                        help="cyclegan: unpaired, both directions (the tutorial); pix2pix: aligned pairs, one "
+                             "--direction, with defaults --generator unet --discriminator patchgan --epochs 200")
     parser.add_argument("--epochs", type=positive_int, default=d.epochs,
                         help="total number of epochs to reach (a resumed run continues counting)")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
     parser.add_argument("--image-size", type=image_size, nargs=2, default=list(d.image_size), metavar=("H", "W"),
-                        help="rows and columns every slice is resized to; both multiples of 4")
+                        help="rows and columns every slice is resized to; multiples of 4 except for the "
+                             "unet generator, which pads and crops back (the dataset's slices are 217 181)")
     parser.add_argument("--filters", type=positive_int, default=d.filters,
                         help="width of the first layer of every network (64 is the tutorial's model)")
     parser.add_argument("--generator", default=d.generator,
@@ -123,6 +168,16 @@ def train_parser() -> argparse.ArgumentParser:
                         help="weight of each direction's cycle-consistency L1 loss")
     parser.add_argument("--lambda-identity", type=float, default=d.lambda_identity,
                         help="weight of the identity L1 loss")
+    pix2pix = parser.add_argument_group("pix2pix (--model pix2pix)")
+    pix2pix.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=d.direction,
+                         help="the one direction a pix2pix run learns")
+    pix2pix.add_argument("--pairs", metavar="DIR", default=d.pairs,
+                         help="train on your own aligned pairs: DIR/t1 and DIR/t2 hold slices of the same names "
+                              "(default: the dataset's 43 aligned pairs, or its 34 training pairs with --holdout)")
+    pix2pix.add_argument("--norm", choices=("batch", "instance"), default=d.norm,
+                         help="normalisation in the U-Net and PatchGAN (pix2pix uses batch)")
+    pix2pix.add_argument("--lambda-l1", type=float, default=d.lambda_l1,
+                         help="weight of the L1 distance to the real target")
     parser.add_argument("--gan-loss", choices=("bce", "lsgan"), default=d.gan_loss,
                         help="adversarial loss: binary cross-entropy from logits (the tutorial) or least squares "
                              "(the CycleGAN paper)")
@@ -156,13 +211,39 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_train_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``train.py``'s arguments, with the defaults of ``--model`` and of ``--preset`` when one is named."""
+    parser = train_parser()
+    args = parser.parse_args(argv)
+    defaults = {**MODEL_DEFAULTS[args.model], **(PRESETS[args.preset] if args.preset else {})}
+    if defaults:
+        parser.set_defaults(**defaults)
+        args = parser.parse_args(argv)
+    return args
+
+
 def train_options(args: argparse.Namespace) -> TrainOptions:
     """The run settings of parsed ``train.py`` arguments."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainOptions) if hasattr(args, f.name)}
     values["image_size"] = tuple(values["image_size"])
     if values.get("verbose") is None:
         values["verbose"] = "auto"
-    return TrainOptions(**values)
+    options = TrainOptions(**values)
+    check_image_size(options)
+    check_model_flags(options)
+    return options
+
+
+def check_model_flags(options: TrainOptions) -> None:
+    """Refuse pix2pix-only flags on a CycleGAN run, rather than silently ignoring them."""
+    if options.model == "pix2pix":
+        return
+    defaults = TrainOptions()
+    given = [f"--{name.replace('_', '-')}" for name in ("direction", "pairs", "norm", "lambda_l1")
+             if getattr(options, name) != getattr(defaults, name)]
+    if given:
+        raise UserError(f"{', '.join(given)} only apply to --model pix2pix (the CycleGAN learns both directions "
+                        "from unpaired data)")
 
 
 def load_run_options(out: str | Path) -> TrainOptions | None:

@@ -12,14 +12,18 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     result = subprocess.run(
         [sys.executable, "bench/quality.py", "--out", str(tmp_path / "run"), "--reports", str(reports),
          "--minutes", "0", "--epochs", "3", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
-         "--verbose", "0"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+         "--verbose", "0", "--pix2pix-minutes", "0.001", "--pix2pix-flags=--image-size 16 16 --filters 2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((reports / "quality.json").read_text())
     for direction in ("t1_to_t2", "t2_to_t1"):
         assert len(results[direction]["per_image"]) == 9
         assert set(results[direction]["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
+        assert len(results[direction]["pix2pix"]["per_image"]) == 9 and results[direction]["pix2pix"]["epochs"] == 1
+        assert (tmp_path / f"run-pix2pix-{direction}" / "generators" / f"{direction}.keras").exists()
         assert (reports / f"quality_{direction}.png").stat().st_size > 0
     report = (reports / "quality.md").read_text()
     # A zero-minute budget ends training at the first epoch end, with that epoch complete.
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
+    assert "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()

@@ -1,4 +1,9 @@
-"""The training data of a run: slices read once, split, and scaled to the model's range."""
+"""The training data of a run: slices read once, split, and scaled to the model's range.
+
+Unpaired data (CycleGAN) is every T1 and every T2 slice; paired data (pix2pix)
+is aligned (T1, T2) pairs, ``x[i]`` lying on ``y[i]``: the dataset's hidden
+pairs, or a folder of the user's own pairs matched by file name.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,28 @@ from cyclegan_mri.data import pairing
 from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
 from cyclegan_mri.data.sources import LoadReport, Slice, load_domains
+from cyclegan_mri.errors import DataError
 
 
 @dataclass
-class UnpairedData:
-    """T1 (domain X) and T2 (domain Y) training slices, as 8-bit originals and model-range arrays."""
+class TrainingData:
+    """T1 (domain X) and T2 (domain Y) training slices, as 8-bit originals and model-range arrays.
+
+    When ``paired``, ``t1[i]`` and ``t2[i]`` (and ``x[i]``, ``y[i]``) are aligned images of one slice.
+    """
 
     t1: list[Slice]
     t2: list[Slice]
     x: np.ndarray
     y: np.ndarray
     report: LoadReport = field(default_factory=LoadReport)
+    paired: bool = False
 
     def describe(self) -> str:
-        lines = [f"T1: {len(self.t1)} images -> {self.x.shape}", f"T2: {len(self.t2)} images -> {self.y.shape}"]
+        if self.paired:
+            lines = [f"aligned T1/T2 pairs: {len(self.t1)} -> {self.x.shape} and {self.y.shape}"]
+        else:
+            lines = [f"T1: {len(self.t1)} images -> {self.x.shape}", f"T2: {len(self.t2)} images -> {self.y.shape}"]
         if summary := self.report.summary():
             lines.append(f"note: {summary}")
         return "\n".join(lines)
@@ -39,7 +52,7 @@ def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool
 
 
 def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool = False,
-                  accept_checksum: bool = False, skip_bad: bool = False) -> UnpairedData:
+                  accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
     """The training slices of ``--data``; with ``holdout`` neither image of a test pair is included."""
     report = LoadReport()
     _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
@@ -47,4 +60,29 @@ def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool =
         t1, t2 = pairing.without_test_pairs(t1, t2)
     x = to_model_range([s.image for s in t1], image_size)
     y = to_model_range([s.image for s in t2], image_size)
-    return UnpairedData(t1, t2, x, y, report)
+    return TrainingData(t1, t2, x, y, report)
+
+
+def load_paired(data: str | Path, image_size: tuple[int, int], holdout: bool = False, pairs: str | Path | None = None,
+                accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
+    """Aligned training pairs: the user's ``pairs`` folder (``t1/`` and ``t2/``, same file names), or else the
+    dataset's pairs in ``data`` (only the 34 training pairs with ``holdout``)."""
+    report = LoadReport()
+    if pairs is not None:
+        matched = pairing.folder_pairs(pairs, skip_bad, report)[2]
+    else:
+        _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
+        matched = pairing.dataset_pairs(t1, t2)
+        if not matched:
+            raise DataError(f"{data}: none of the dataset's aligned T1/T2 pairs found; pass --pairs DIR with t1/ "
+                            "and t2/ folders of aligned slices of the same names")
+        if holdout:
+            matched = pairing.split_pairs(matched)[0]
+    t1, t2 = [a for a, _ in matched], [b for _, b in matched]
+    for a, b in matched:
+        if a.image.shape != b.image.shape:
+            raise DataError(f"{a.name}: T1 is {a.image.shape[1]}x{a.image.shape[0]} but its T2 is "
+                            f"{b.image.shape[1]}x{b.image.shape[0]}; aligned pairs must have one size")
+    x = to_model_range([s.image for s in t1], image_size)
+    y = to_model_range([s.image for s in t2], image_size)
+    return TrainingData(t1, t2, x, y, report, paired=True)

@@ -8,7 +8,10 @@ held out for testing (T1 #12, 17, 25, ..., 55).
 
 from __future__ import annotations
 
-from cyclegan_mri.data.sources import Slice
+import os
+from pathlib import Path
+
+from cyclegan_mri.data.sources import LoadReport, Slice, load_folder
 from cyclegan_mri.errors import DataError
 
 Pair = tuple[Slice, Slice]
@@ -59,3 +62,15 @@ def without_test_pairs(t1: list[Slice], t2: list[Slice]) -> tuple[list[Slice], l
     """The slices left for training when neither image of a test pair may be seen."""
     held = {id(s) for pair in split_pairs(dataset_pairs(t1, t2))[1] for s in pair}
     return [s for s in t1 if id(s) not in held], [s for s in t2 if id(s) not in held]
+
+
+def folder_pairs(folder: str | os.PathLike, skip_bad: bool = False,
+                 report: LoadReport | None = None) -> tuple[list[Slice], list[Slice], list[Pair]]:
+    """A user's aligned pairs: every slice of ``folder/t1`` and ``folder/t2``, and the pairs matched by name."""
+    root = Path(folder)
+    t1, t2 = load_folder(root / "t1", skip_bad, report), load_folder(root / "t2", skip_bad, report)
+    by_name = {s.name: s for s in t2}
+    pairs = [(s, by_name[s.name]) for s in t1 if s.name in by_name]
+    if not pairs:
+        raise DataError(f"{root}: no file name appears in both t1/ and t2/; aligned pairs must share a name")
+    return t1, t2, pairs

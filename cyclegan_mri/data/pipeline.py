@@ -9,6 +9,9 @@ shuffled and batched on its own and the epoch ends with the shorter one. With 43
 T1 and 46 T2 images at batch 4 that is 11 steps: the last step pairs the 3
 remaining T1 images with a full batch of 4 T2 images, and the 12th T2 batch (2
 images, different ones each epoch) is not used in that epoch.
+
+Paired epochs (pix2pix) shuffle the aligned pairs together, and augment both
+images of a pair with the same flip and shift so that they stay aligned.
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ def unpaired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | 
                                   domain_dataset(y, batch_size, other_seed, drop_remainder=drop_remainder,
                                                  augmented=augmented)))
     return zipped.prefetch(tf.data.AUTOTUNE)
+
+
+def paired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
+                   drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
+    """One epoch of (x batch, y batch) steps of aligned pairs, shuffled together."""
+    if len(x) != len(y):
+        raise ValueError(f"paired data needs as many T1 as T2 images, got {len(x)} and {len(y)}")
+    check_batch_size(batch_size, {"aligned pair": len(x)})
+    channels = x.shape[-1]
+    # Stacked on the channel axis, a pair is one image: shuffling and augmenting cannot separate it.
+    dataset = tf.data.Dataset.from_tensor_slices(np.concatenate([x, y], axis=-1)).cache()
+    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if augmented:
+        dataset = dataset.map(lambda pair: augment(pair, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.map(lambda pairs: (pairs[..., :channels], pairs[..., channels:])).prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(n_x: int, n_y: int, batch_size: int, drop_remainder: bool = False) -> int:

@@ -13,9 +13,30 @@ class TranslationModel(keras.Model):
     """A ``keras.Model`` whose ``train_step`` trains one or more image translators.
 
     Subclasses build their networks in ``__init__``, implement ``train_step``
-    and ``compile`` (with their optimizers), and fill in the three hooks below;
-    the trainer, checkpoints, sample grids and ``evaluate.py`` use only these.
+    and ``compile`` (with their optimizers), and fill in the hooks below; the
+    trainer, checkpoints, sample grids and ``evaluate.py`` use only these.
+    Losses go in ``self.trackers`` (name -> ``keras.metrics.Mean``) through
+    ``_record``, so every model logs epoch means the same way.
     """
+
+    #: Whether the model trains on aligned (T1, T2) pairs rather than on two unpaired sets.
+    paired = False
+
+    @classmethod
+    def from_options(cls, options) -> "TranslationModel":
+        """The model a run's ``TrainOptions`` describe."""
+        raise NotImplementedError
+
+    @staticmethod
+    def adam(learning_rate, beta_1: float, loss_scale: bool) -> keras.optimizers.Optimizer:
+        """One network's Adam optimizer, wrapped for loss scaling when training in float16."""
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+        return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
+
+    @property
+    def metrics(self):
+        # Listed so that fit() resets them every epoch: the logs are epoch means.
+        return list(self.trackers.values())
 
     def translators(self) -> Mapping[str, keras.Model]:
         """The generators to export, by direction (``"t1_to_t2"``, ``"t2_to_t1"``)."""
@@ -41,6 +62,20 @@ class TranslationModel(keras.Model):
         # tf.distribute averages the first batch across replicas, which fails for uneven splits
         # and for MultiWorkerMirroredStrategy (keras-team/keras#20585), so it is skipped.
         return
+
+    def _record(self, step_losses: Mapping[str, tf.Tensor]) -> dict:
+        context = tf.distribute.get_replica_context()
+        for name, value in step_losses.items():
+            if context is not None and context.num_replicas_in_sync > 1:
+                # Each replica holds its share of the global mean; log the whole.
+                value = context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+            self.trackers[name].update_state(value)
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        strategy = tf.distribute.get_strategy()
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
+            # Keras reduces logs across workers with a mean over axis 0, which a scalar lacks.
+            results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(title, image) panels for the per-epoch sample grid of fixed samples x (T1) and y (T2)."""

@@ -40,24 +40,20 @@ class CycleGAN(TranslationModel):
         self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
 
+    @classmethod
+    def from_options(cls, options) -> "CycleGAN":
+        return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+                   discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
+                   lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size)
+
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Four Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
         super().compile(**kwargs)
-
-        def adam():
-            optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
-            return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
-
-        self.generator_g_optimizer = adam()
-        self.generator_f_optimizer = adam()
-        self.discriminator_x_optimizer = adam()
-        self.discriminator_y_optimizer = adam()
-
-    @property
-    def metrics(self):
-        # Listed so that fit() resets them every epoch: the logs are epoch means.
-        return list(self.trackers.values())
+        self.generator_g_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+        self.generator_f_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+        self.discriminator_x_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+        self.discriminator_y_optimizer = self.adam(learning_rate, beta_1, loss_scale)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)
@@ -132,20 +128,6 @@ class CycleGAN(TranslationModel):
             optimizer.apply_gradients(zip(gradients, network.trainable_variables))
         del tape
         return self._record(step_losses)
-
-    def _record(self, step_losses: Mapping[str, tf.Tensor]) -> dict:
-        context = tf.distribute.get_replica_context()
-        for name, value in step_losses.items():
-            if context is not None and context.num_replicas_in_sync > 1:
-                # Each replica holds its share of the global mean; log the whole.
-                value = context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-            self.trackers[name].update_state(value)
-        results = {name: tracker.result() for name, tracker in self.trackers.items()}
-        strategy = tf.distribute.get_strategy()
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
-            # Keras reduces logs across workers with a mean over axis 0, which a scalar lacks.
-            results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
-        return results
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         fake_y = self.translate("t1_to_t2", x[:1])

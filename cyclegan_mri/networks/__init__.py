@@ -6,7 +6,8 @@ the command line pick it up by its name.
 Generators: "tutorial" (the TensorFlow tutorial's, concatenating blocks),
 "resnet6" and "resnet9" (the CycleGAN paper's ResNet with 6 or 9 additive
 residual blocks) and "unet" (the pix2pix U-Net). Discriminators: "tutorial"
-(a 70x70 PatchGAN).
+(the tutorial's PatchGAN) and "patchgan" (pix2pix's 70x70 PatchGAN, batch or
+instance normalisation).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import partial
 import keras
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks.patchgan import patchgan_discriminator
 from cyclegan_mri.networks.resnet import resnet_generator
 from cyclegan_mri.networks.tutorial import tutorial_discriminator, tutorial_generator
 from cyclegan_mri.networks.unet import unet_generator
@@ -27,7 +29,8 @@ GENERATORS: dict[str, Callable[..., keras.Model]] = {
     "resnet9": partial(resnet_generator, n_blocks=9),
     "unet": unet_generator,
 }
-DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {"tutorial": tutorial_discriminator}
+DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {"tutorial": tutorial_discriminator,
+                                                          "patchgan": patchgan_discriminator}
 
 
 def _lookup(registry: dict, kind: str, name: str) -> Callable[..., keras.Model]:

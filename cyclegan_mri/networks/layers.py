@@ -90,3 +90,17 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+NORMS = ("instance", "batch")
+
+
+def normalization(x, norm: str, name: str):
+    """Instance or batch normalisation of ``x`` (the pix2pix option ``--norm``)."""
+    if norm == "instance":
+        return InstanceNormalization(name=name)(x)
+    if norm != "batch":
+        raise ValueError(f"unknown norm {norm!r}; choose one of: {', '.join(NORMS)}")
+    # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), scale initialised like the convolutions.
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
+                                           gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))(x)

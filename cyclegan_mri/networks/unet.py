@@ -21,19 +21,10 @@ import math
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D, conv_init
+from cyclegan_mri.networks.layers import NORMS, ReflectionPadding2D, conv_init, normalization
 
-NORMS = ("instance", "batch")
 MAX_DEPTH = 8
 DROPOUT_BLOCKS = 3
-
-
-def _norm(x, norm: str, name: str):
-    if norm == "instance":
-        return InstanceNormalization(name=name)(x)
-    # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), scale initialised like the convolutions.
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
-                                           gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))(x)
 
 
 def default_depth(height: int, width: int) -> int:
@@ -85,13 +76,13 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
                                 use_bias=innermost or norm_bias, name=f"down{i}_conv")(x)
         if not innermost:
             # Not at the innermost: over a 1x1 map instance norm would output its offset whatever the input.
-            x = _norm(x, norm, name=f"down{i}_norm")
+            x = normalization(x, norm, name=f"down{i}_norm")
 
     for n, i in enumerate(range(depth - 1, 0, -1)):
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
         x = keras.layers.Conv2DTranspose(widths(i - 1), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                          use_bias=norm_bias, name=f"up{i}_conv")(x)
-        x = _norm(x, norm, name=f"up{i}_norm")
+        x = normalization(x, norm, name=f"up{i}_norm")
         if dropout and n < DROPOUT_BLOCKS:
             x = keras.layers.Dropout(dropout, name=f"up{i}_dropout")(x)
         x = keras.layers.Concatenate(name=f"up{i}_concat")([skips[i - 1], x])

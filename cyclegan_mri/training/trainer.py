@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from cyclegan_mri.data.dataset import UnpairedData, load_unpaired
-from cyclegan_mri.data.pipeline import check_batch_size, steps_per_epoch, unpaired_dataset
+from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
+from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
 from cyclegan_mri.devices import (apply_precision, is_xla_failure, make_strategy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
@@ -24,7 +24,8 @@ from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
 from cyclegan_mri.training.schedules import learning_rate
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
-ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator", "pool_size")
+ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator", "pool_size", "direction",
+                       "norm")
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Session:
 
     options: TrainOptions
     run: RunDir
-    data: UnpairedData
+    data: TrainingData
     model: TranslationModel
     checkpoint: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
@@ -51,11 +52,20 @@ class Session:
         return int(self.epoch.numpy())
 
     def dataset(self) -> tf.data.Dataset:
-        return unpaired_dataset(self.data.x, self.data.y, self.options.batch, self.options.seed,
-                                augmented=self.options.augment)
+        make = paired_dataset if self.data.paired else unpaired_dataset
+        return make(self.data.x, self.data.y, self.options.batch, self.options.seed, augmented=self.options.augment)
 
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
+
+
+def load_data(options: TrainOptions) -> TrainingData:
+    """The training data the model of ``options`` learns from: aligned pairs, or two unpaired sets."""
+    if model_class(options.model).paired:
+        return load_paired(options.data, options.image_size, options.holdout, options.pairs,
+                           options.accept_checksum, options.skip_bad_images)
+    return load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
+                         options.skip_bad_images)
 
 
 def build_model(options: TrainOptions, precision: str = "float32", jit_compile: bool | str = "auto",
@@ -65,10 +75,7 @@ def build_model(options: TrainOptions, precision: str = "float32", jit_compile: 
     Call it inside the strategy's scope; ``precision`` is a Keras dtype policy name.
     """
     apply_precision(precision)
-    cls = model_class(options.model)
-    model = cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
-                discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
-                lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size)
+    model = model_class(options.model).from_options(options)
     rate = learning_rate(options.lr_schedule, options.learning_rate, options.epochs, epoch_steps)
     model.compile(learning_rate=rate, beta_1=options.beta_1,
                   loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
@@ -96,8 +103,7 @@ def open_session(options: TrainOptions) -> Session:
         check_compatible(saved, options)
     if options.seed is not None:
         keras.utils.set_random_seed(options.seed)
-    data = load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
-                         options.skip_bad_images)
+    data = load_data(options)
     check_batch_size(options.batch, {"T1": len(data.x), "T2": len(data.y)})
     if options.pool_size and options.strategy != "default":
         raise UserError("--pool-size works on a single device only; drop it or use --strategy default")

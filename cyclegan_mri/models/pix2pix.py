@@ -1,0 +1,109 @@
+"""pix2pix (Isola et al. 2017): paired translation in one direction.
+
+A U-Net generator G maps the source contrast to the target; a conditional
+PatchGAN D judges (source, image) pairs concatenated on the channel axis, real
+target against G's output. G minimises the adversarial loss plus
+``lambda_l1`` (100) times the L1 distance to the real target; D's loss is
+halved, as in the paper, to slow it against G.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.models import losses
+from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.networks import build_discriminator, build_generator
+
+LOSS_NAMES = ("gen_loss", "gen_gan_loss", "l1_loss", "disc_loss")
+DIRECTIONS = ("t1_to_t2", "t2_to_t1")
+
+
+class Pix2Pix(TranslationModel):
+    """One generator and one conditional discriminator, trained on aligned (T1, T2) pairs."""
+
+    paired = True
+
+    def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "unet",
+                 discriminator: str = "patchgan", direction: str = "t1_to_t2", norm: str = "batch",
+                 lambda_l1: float = 100.0, gan_loss: str = "bce", **kwargs):
+        super().__init__(**kwargs)
+        if direction not in DIRECTIONS:
+            raise UserError(f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
+        self.image_shape = tuple(image_shape)
+        self.direction = direction
+        self.lambda_l1 = lambda_l1
+        self.gan_loss = gan_loss
+        self.generator = build_generator(generator, image_shape, filters, name="generator", **_norm(generator, norm))
+        pair_shape = (*image_shape[:-1], 2 * image_shape[-1])
+        self.discriminator = build_discriminator(discriminator, pair_shape, filters, name="discriminator",
+                                                 **_norm(discriminator, norm))
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+
+    @classmethod
+    def from_options(cls, options) -> "Pix2Pix":
+        return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+                   discriminator=options.discriminator, direction=options.direction, norm=options.norm,
+                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss)
+
+    def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
+                beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
+        """Two Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
+        super().compile(**kwargs)
+        self.generator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+        self.discriminator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+
+    def call(self, x, training=False):
+        return self.generator(x, training=training)
+
+    def translators(self) -> Mapping[str, keras.Model]:
+        return {self.direction: self.generator}
+
+    def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
+        return {"generator_optimizer": self.generator_optimizer,
+                "discriminator_optimizer": self.discriminator_optimizer}
+
+    def trackables(self) -> Mapping[str, object]:
+        return {"generator": self.generator, "discriminator": self.discriminator, **self.optimizers()}
+
+    def source_and_target(self, t1: tf.Tensor, t2: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return (t1, t2) if self.direction == "t1_to_t2" else (t2, t1)
+
+    def compute_losses(self, source: tf.Tensor, target: tf.Tensor) -> dict:
+        fake = self.generator(source, training=True)
+        # Separate calls, as in the reference: under batch norm, real and fake pairs each get their own statistics.
+        real_scores = self.discriminator(tf.concat([source, target], -1), training=True)
+        fake_scores = self.discriminator(tf.concat([source, tf.cast(fake, source.dtype)], -1), training=True)
+        gan = losses.generator_adversarial(fake_scores, self.gan_loss)
+        l1 = self.lambda_l1 * losses.mean_absolute_error(target, fake)
+        return {"gen_loss": gan + l1, "gen_gan_loss": gan, "l1_loss": l1,
+                "disc_loss": losses.discriminator_adversarial(real_scores, fake_scores, self.gan_loss)}
+
+    def train_step(self, data):
+        source, target = self.source_and_target(*data)
+        pairs = [("gen_loss", self.generator, self.generator_optimizer),
+                 ("disc_loss", self.discriminator, self.discriminator_optimizer)]
+        with tf.GradientTape(persistent=True) as tape:
+            step_losses = self.compute_losses(source, target)
+            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in pairs}
+        for name, network, optimizer in pairs:
+            gradients = tape.gradient(scaled[name], network.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        del tape
+        return self._record(step_losses)
+
+    def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        source, target = self.source_and_target(x[:1], y[:1])
+        names = ("T1", "T2") if self.direction == "t1_to_t2" else ("T2", "T1")
+        fake = self.translate(self.direction, source)
+        return [(f"Input {names[0]}", source[0]), (f"Predicted {names[1]}", fake[0]), (f"Real {names[1]}", target[0])]
+
+
+def _norm(architecture: str, norm: str) -> dict:
+    # Only the pix2pix networks take a normalisation choice; the others are fixed as published.
+    return {"norm": norm} if architecture in ("unet", "patchgan") else {}
