@@ -1,0 +1,50 @@
+"""``python translate.py``: translate PNG slices or NIfTI volumes with a run's trained generator."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.options import Parser, add_debug_argument, add_out_argument
+
+
+def parser() -> argparse.ArgumentParser:
+    from cyclegan_mri.volumes import PLANES
+
+    p = Parser(
+        prog="translate.py",
+        description="Translate an image, a folder of images, a NIfTI volume (.nii, .nii.gz) or a folder of "
+                    "volumes with a trained generator. Images come out as PNGs at their own size; a volume is "
+                    "translated slice by slice and comes out as a float32 volume with the input's shape, "
+                    "affine and intensity range, so that it overlays the input in a viewer.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_out_argument(p, "whose generators/ translate")
+    p.add_argument("--input", required=True, metavar="PATH", help="an image, a volume, or a folder of either")
+    p.add_argument("--output", required=True, metavar="PATH",
+                   help="the file to write (.png for an image, .nii or .nii.gz for a volume), or a folder "
+                        "for a folder input (same file names)")
+    p.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=None,
+                   help="which generator (default: the run's only one, or t1_to_t2 for a CycleGAN run)")
+    p.add_argument("--plane", choices=sorted(PLANES), default="axial",
+                   help="anatomical plane a volume is cut along, found from its affine whatever the voxel order")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
+    add_debug_argument(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from cyclegan_mri.inference import pick_generator, translate_path  # TensorFlow loads only once flags are valid
+    from cyclegan_mri.rundir import RunDir
+
+    direction, generator = pick_generator(RunDir.at(args.out), args.direction)
+    written = translate_path(generator, args.input, args.output, args.plane, args.skip_bad_images)
+    where = written[0] if len(written) == 1 else f"{len(written)} files under {args.output}"
+    print(f"{direction}: wrote {where}")
+    return 0
+
+
+def cli() -> int:
+    return run_main(main)
