@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -62,6 +62,21 @@ class TranslationModel(keras.Model):
         # tf.distribute averages the first batch across replicas, which fails for uneven splits
         # and for MultiWorkerMirroredStrategy (keras-team/keras#20585), so it is skipped.
         return
+
+    def descend(self, compute_losses: Callable[[], Mapping[str, tf.Tensor]],
+                updates: Sequence[tuple[str, keras.Model, keras.optimizers.Optimizer]]) -> dict:
+        """One optimisation step: each (loss name, network, optimizer) descends that loss; returns the logs.
+
+        One persistent tape records the shared forward pass once for every network's gradients.
+        """
+        with tf.GradientTape(persistent=True) as tape:
+            step_losses = compute_losses()
+            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in updates}
+        for name, network, optimizer in updates:
+            gradients = tape.gradient(scaled[name], network.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        del tape
+        return self._record(step_losses)
 
     def _record(self, step_losses: Mapping[str, tf.Tensor]) -> dict:
         context = tf.distribute.get_replica_context()

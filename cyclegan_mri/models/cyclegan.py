@@ -120,14 +120,7 @@ class CycleGAN(TranslationModel):
                  ("gen_f_loss", self.generator_f, self.generator_f_optimizer),
                  ("disc_x_loss", self.discriminator_x, self.discriminator_x_optimizer),
                  ("disc_y_loss", self.discriminator_y, self.discriminator_y_optimizer)]
-        with tf.GradientTape(persistent=True) as tape:
-            step_losses = self.compute_losses(real_x, real_y, self.forward(real_x, real_y))
-            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in pairs}
-        for name, network, optimizer in pairs:
-            gradients = tape.gradient(scaled[name], network.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        del tape
-        return self._record(step_losses)
+        return self.descend(lambda: self.compute_losses(real_x, real_y, self.forward(real_x, real_y)), pairs)
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         fake_y = self.translate("t1_to_t2", x[:1])

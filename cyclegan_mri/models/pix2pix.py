@@ -88,14 +88,7 @@ class Pix2Pix(TranslationModel):
         source, target = self.source_and_target(*data)
         pairs = [("gen_loss", self.generator, self.generator_optimizer),
                  ("disc_loss", self.discriminator, self.discriminator_optimizer)]
-        with tf.GradientTape(persistent=True) as tape:
-            step_losses = self.compute_losses(source, target)
-            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in pairs}
-        for name, network, optimizer in pairs:
-            gradients = tape.gradient(scaled[name], network.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        del tape
-        return self._record(step_losses)
+        return self.descend(lambda: self.compute_losses(source, target), pairs)
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         source, target = self.source_and_target(x[:1], y[:1])
