@@ -22,7 +22,6 @@ import io
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cyclegan_mri.evaluation import TITLES, SOURCE_DOMAIN, baseline_scores, dataset_source, evaluate  # noqa: E402
+from cyclegan_mri.evaluation import (TITLES, SOURCE_DOMAIN, Source, baseline_scores, dataset_source,  # noqa: E402
+                                     evaluate)
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
 from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
@@ -111,26 +111,44 @@ def report_markdown(results: dict, command: str, epochs: int, minutes: float) ->
     return "\n".join(lines)
 
 
-def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, source, extra: list[str]) -> dict:
-    """Train (or resume) pix2pix on the training pairs for ``direction`` within ``minutes``, and score it."""
+def trained_so_far(run: RunDir) -> tuple[int, float]:
+    """(epochs, minutes of training) in a run's history: a resumed run counts what it already spent."""
+    if not run.history.exists():
+        return 0, 0.0
+    with run.history.open() as stream:
+        rows = list(csv.DictReader(stream))
+    return len(rows), sum(float(row["seconds"]) for row in rows) / 60
+
+
+def train_and_score(flags: list[str], minutes: float, source: Source | None = None) -> tuple[RunDir, Source, dict]:
+    """Train ``train.py`` ``flags`` with ``--holdout`` within ``minutes`` of training in all, and score the run."""
+    options = train_options(parse_train_args([*flags, "--holdout"]))
+    run = RunDir.at(options.out)
+    left = minutes - trained_so_far(run)[1]
+    if left > 0 or not run.generators.is_dir():
+        train(options, extra_callbacks=[TimeBudget(max(left, 0.0))])
+    source = source or dataset_source(options.data, accept_checksum=options.accept_checksum)
+    return run, source, evaluate(run, source, write_translations=False)
+
+
+def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, source: Source, extra: list[str]) -> dict:
+    """pix2pix trained on the training pairs for ``direction`` within ``minutes``, scored on the test pairs."""
     out = f"{cyclegan.out}-pix2pix-{direction}"
-    flags = [*PIX2PIX_FLAGS, *extra, "--direction", direction, "--holdout", "--out", out, "--data", cyclegan.data,
+    flags = [*PIX2PIX_FLAGS, *extra, "--direction", direction, "--out", out, "--data", cyclegan.data,
              "--verbose", str(cyclegan.verbose if cyclegan.verbose != "auto" else 2)]
     if cyclegan.seed is not None:
         flags += ["--seed", str(cyclegan.seed)]
-    started = time.monotonic()
-    train(train_options(parse_train_args(flags)), extra_callbacks=[TimeBudget(minutes)])
-    with RunDir.at(out).history.open() as stream:
-        epochs = len(list(csv.DictReader(stream)))
-    scores = evaluate(RunDir.at(out), source, write_translations=False)[direction]
-    return {**scores, "epochs": epochs, "minutes": (time.monotonic() - started) / 60, "flags": flags}
+    run, _, results = train_and_score(flags, minutes, source)
+    epochs, spent = trained_so_far(run)
+    return {**results[direction], "epochs": epochs, "minutes": spent, "flags": flags}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=60.0,
-                        help="training time budget; training ends at the first epoch end past it")
+                        help="training time budget, counting what a resumed run already spent; training ends "
+                             "at the first epoch end past it")
     parser.add_argument("--pix2pix-minutes", type=float, default=10.0,
                         help="training time budget of each pix2pix reference run (0: no pix2pix rows)")
     parser.add_argument("--pix2pix-flags", default="", metavar="'FLAGS'",
@@ -138,23 +156,16 @@ def main() -> int:
                              + " (write --pix2pix-flags='--filters 16')")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
     args, train_flags = parser.parse_known_args()
-    options = train_options(parse_train_args([*train_flags, "--holdout", "--out", args.out]))
 
-    started = time.monotonic()
-    train(options, extra_callbacks=[TimeBudget(args.minutes)])
-    minutes = (time.monotonic() - started) / 60
-
-    run = RunDir.at(args.out)
-    source = dataset_source(options.data, accept_checksum=options.accept_checksum)
-    results = evaluate(run, source, write_translations=False)
+    run, source, results = train_and_score([*train_flags, "--out", args.out], args.minutes)
+    options = train_options(parse_train_args([*train_flags, "--out", args.out]))
     for direction, scores in baseline_scores(source).items():
         results[direction]["baselines"] = scores
     if args.pix2pix_minutes > 0:
         for direction in results:
             results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,
                                                            args.pix2pix_flags.split())
-    with run.history.open() as stream:
-        epochs = len(list(csv.DictReader(stream)))
+    epochs, minutes = trained_so_far(run)
 
     reports = Path(args.reports)
     command = " ".join(["python bench/quality.py", *sys.argv[1:]])

@@ -187,7 +187,7 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr-schedule", choices=("constant", "linear"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial), or held for the first half of --epochs and "
                              "decayed linearly to zero in the second (the paper)")
-    parser.add_argument("--augment", action="store_true",
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
                         help="random left-right flips and shifts of up to 8 pixels, drawn anew every epoch")
     parser.add_argument("--holdout", action="store_true",
                         help="train without either image of the 9 held-out test pairs (for honest scores)")

@@ -27,3 +27,20 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
     assert "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
+
+
+def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [sys.executable, "bench/ablation.py", "--out", str(tmp_path / "runs"), "--reports", str(reports),
+         "--minutes", "0", "--epochs", "2", "--only", "no augmentation", "--data", str(archive),
+         "--image-size", "16", "16", "--filters", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((reports / "ablation.json").read_text())
+    assert list(rows) == ["no augmentation"]
+    row = rows["no augmentation"]
+    assert row["epochs"] == 1 and "--no-augment" in row["flags"] and "--preset" in row["flags"]
+    assert 0 < row["t1_to_t2"]["ssim"] <= 1 and row["t2_to_t1"]["psnr"] > 0
+    run = json.loads((tmp_path / "runs" / "variant4" / "run.json").read_text())
+    assert run["augment"] is False and run["generator"] == "unet" and run["holdout"] is True
+    assert "| no augmentation | 1 |" in (reports / "ablation.md").read_text()
