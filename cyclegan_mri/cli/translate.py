@@ -17,8 +17,7 @@ def parser() -> argparse.ArgumentParser:
         description="Translate an image, a folder of images, a NIfTI volume (.nii, .nii.gz) or a folder of "
                     "volumes with a trained generator. Images come out as PNGs at their own size; a volume is "
                     "translated slice by slice and comes out as a float32 volume with the input's shape, "
-                    "affine and intensity range, so that it overlays the input in a viewer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "affine and intensity range, so that it overlays the input in a viewer.")
     add_out_argument(p, "whose generators/ translate")
     p.add_argument("--input", required=True, metavar="PATH", help="an image, a volume, or a folder of either")
     p.add_argument("--output", required=True, metavar="PATH",
@@ -27,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=None,
                    help="which generator (default: the run's only one, or t1_to_t2 for a CycleGAN run)")
     p.add_argument("--plane", choices=sorted(PLANES), default="axial",
-                   help="anatomical plane a volume is cut along, found from its affine whatever the voxel order")
+                   help="anatomical plane a volume is cut along, found from its affine whatever the voxel order "
+                        "(default: %(default)s)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
     add_debug_argument(p)
