@@ -79,11 +79,10 @@ MODEL_DEFAULTS: dict[str, dict] = {
 
 # Named settings that replace the defaults; flags given explicitly still win.
 PRESETS: dict[str, dict] = {
-    # The most quality per CPU minute found on a 2-core machine (see README, "Scoring"): the slices'
-    # own 217x181 size (no resizing error), a narrow U-Net whose skips keep the anatomy in place, and
-    # the CycleGAN paper's training recipe, sized to finish its schedule in about an hour.
-    "cpu": dict(generator="unet", image_size=[217, 181], filters=16, gan_loss="lsgan", pool_size=50,
-                lr_schedule="linear", augment=True, epochs=300),
+    # The most quality per CPU minute measured on a 2-core machine (README, "What the flags are worth"): a
+    # narrow ResNet generator, least-squares GAN loss and augmentation, at the tutorial's 220x184. 150
+    # epochs take about an hour there.
+    "cpu": dict(generator="resnet6", filters=16, gan_loss="lsgan", augment=True, epochs=150),
 }
 
 

@@ -39,7 +39,7 @@ def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
     rows = json.loads((reports / "ablation.json").read_text())
     assert list(rows) == ["no augmentation"]
     row = rows["no augmentation"]
-    assert row["epochs"] == 1 and "--no-augment" in row["flags"] and "--preset" in row["flags"]
+    assert row["epochs"] == 1 and "--no-augment" in row["flags"] and "--pool-size" in row["flags"]
     assert 0 < row["t1_to_t2"]["ssim"] <= 1 and row["t2_to_t1"]["psnr"] > 0
     run = json.loads((tmp_path / "runs" / "variant4" / "run.json").read_text())
     assert run["augment"] is False and run["generator"] == "unet" and run["holdout"] is True
