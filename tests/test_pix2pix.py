@@ -158,3 +158,9 @@ def test_a_folder_of_aligned_pairs_trains_the_reverse_direction(tmp_path, capsys
     assert "aligned T1/T2 pairs: 5" in capsys.readouterr().out
     assert sorted(p.name for p in (out / "generators").iterdir()) == ["t2_to_t1.keras"]
     assert json.loads((out / "run.json").read_text())["direction"] == "t2_to_t1"
+
+    from cyclegan_mri.data.dataset import load_paired
+    from cyclegan_mri.errors import UserError
+
+    with pytest.raises(UserError, match="keep your own test pairs out of DIR"):
+        load_paired("unused", TINY_SIZE, holdout=True, pairs=tmp_path / "pairs")

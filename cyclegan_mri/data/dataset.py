@@ -16,7 +16,7 @@ from cyclegan_mri.data import pairing
 from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
 from cyclegan_mri.data.sources import LoadReport, Slice, load_domains
-from cyclegan_mri.errors import DataError
+from cyclegan_mri.errors import DataError, UserError
 
 
 @dataclass
@@ -69,6 +69,9 @@ def load_paired(data: str | Path, image_size: tuple[int, int], holdout: bool = F
     dataset's pairs in ``data`` (only the 34 training pairs with ``holdout``)."""
     report = LoadReport()
     if pairs is not None:
+        if holdout:
+            raise UserError("--holdout leaves out the dataset's test pairs; with --pairs, keep your own test pairs "
+                            "out of DIR instead")
         matched = pairing.folder_pairs(pairs, skip_bad, report)[2]
     else:
         _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
