@@ -25,6 +25,23 @@ def test_least_squares_losses_are_zero_when_the_scores_hit_their_targets():
     assert float(losses.generator_adversarial(zeros, "bce")) == pytest.approx(math.log(2))
 
 
+@pytest.mark.parametrize("mode", ["bce", "lsgan"])
+def test_generators_and_discriminators_use_the_same_adversarial_loss(mode):
+    from cyclegan_mri.models import CycleGAN
+
+    model = CycleGAN((16, 16, 1), filters=2, gan_loss=mode)
+    x, y = tf.random.uniform((2, 16, 16, 1), -1, 1, seed=0), tf.random.uniform((2, 16, 16, 1), -1, 1, seed=1)
+    out = model.forward(x, y)
+    result = model.compute_losses(x, y, out)
+    cycle = result["cycle_loss"]
+    identity_g = model.lambda_identity * losses.mean_absolute_error(y, out["same_y"])
+    expected_g = losses.GAN_LOSSES[mode](out["disc_fake_y"], 1.0) + cycle + identity_g
+    np.testing.assert_allclose(float(result["gen_g_loss"]), float(expected_g), rtol=1e-6)
+    expected_d = 0.5 * (losses.GAN_LOSSES[mode](out["disc_real_x"], 1.0)
+                        + losses.GAN_LOSSES[mode](out["disc_pooled_x"], 0.0))
+    np.testing.assert_allclose(float(result["disc_x_loss"]), float(expected_d), rtol=1e-6)
+
+
 def test_image_pool_fills_first_then_returns_new_or_stored_images():
     pool = ImagePool(3, (2, 2, 1))
     first = tf.reshape(tf.range(12, dtype=tf.float32), (3, 2, 2, 1))

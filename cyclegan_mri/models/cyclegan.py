@@ -106,8 +106,8 @@ class CycleGAN(TranslationModel):
         identity_g = self.lambda_identity * losses.mean_absolute_error(real_y, out["same_y"])
         identity_f = self.lambda_identity * losses.mean_absolute_error(real_x, out["same_x"])
         return {
-            "gen_g_loss": losses.generator_adversarial(out["disc_fake_y"]) + cycle + identity_g,
-            "gen_f_loss": losses.generator_adversarial(out["disc_fake_x"]) + cycle + identity_f,
+            "gen_g_loss": losses.generator_adversarial(out["disc_fake_y"], self.gan_loss) + cycle + identity_g,
+            "gen_f_loss": losses.generator_adversarial(out["disc_fake_x"], self.gan_loss) + cycle + identity_f,
             "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_pooled_x"], self.gan_loss),
             "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_pooled_y"], self.gan_loss),
             "cycle_loss": cycle,

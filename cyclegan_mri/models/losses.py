@@ -50,11 +50,11 @@ def squared_error(scores: tf.Tensor, target: float) -> tf.Tensor:
 GAN_LOSSES = {"bce": bce_logits, "lsgan": squared_error}
 
 
-def generator_adversarial(fake_scores: tf.Tensor, mode: str = "bce") -> tf.Tensor:
+def generator_adversarial(fake_scores: tf.Tensor, mode: str) -> tf.Tensor:
     """The generator wants its fakes judged real."""
     return GAN_LOSSES[mode](fake_scores, 1.0)
 
 
-def discriminator_adversarial(real_scores: tf.Tensor, fake_scores: tf.Tensor, mode: str = "bce") -> tf.Tensor:
+def discriminator_adversarial(real_scores: tf.Tensor, fake_scores: tf.Tensor, mode: str) -> tf.Tensor:
     """Half the sum of the real and fake terms, as the tutorial (it slows D against G)."""
     return 0.5 * (GAN_LOSSES[mode](real_scores, 1.0) + GAN_LOSSES[mode](fake_scores, 0.0))
