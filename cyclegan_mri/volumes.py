@@ -30,11 +30,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from cyclegan_mri.data.intensity import PERCENTILES, Scaling  # noqa: F401  (PERCENTILES: part of this API)
 from cyclegan_mri.errors import DataError, UserError
 
 # (slice axis, rows top to bottom, columns left to right): the direction each array axis points to.
@@ -44,7 +45,6 @@ PLANES = {
     "sagittal": ("L", "I", "P"),
 }
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-PERCENTILES = (0.5, 99.5)
 GEOMETRY_FILE = "volume.json"
 
 
@@ -78,35 +78,6 @@ def read_volume(path: str | Path):
     if 0 in shape:
         raise DataError(f"{path}: the volume is empty (shape {shape})")
     return image
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """The volume-wide map between a volume's intensities and the model's 0-255 slices."""
-
-    lo: float
-    hi: float
-
-    @classmethod
-    def of(cls, data: np.ndarray, path: str | Path = "volume") -> "Scaling":
-        finite = np.asarray(data)[np.isfinite(data)]
-        if finite.size == 0:
-            raise DataError(f"{path}: no finite voxel values")
-        if finite.min() >= 0 and finite.max() <= 255 and np.all(finite == np.round(finite)) and finite.max() > 0:
-            return cls(0.0, 255.0)
-        lo, hi = (float(v) for v in np.percentile(finite, PERCENTILES))
-        if hi <= lo:
-            lo, hi = float(finite.min()), float(finite.max())
-        if hi <= lo:
-            raise DataError(f"{path}: the volume is empty (every voxel is {lo:g})")
-        return cls(lo, hi)
-
-    def to_slices(self, values: np.ndarray) -> np.ndarray:
-        scaled = 255.0 * (np.asarray(values, np.float64) - self.lo) / (self.hi - self.lo)
-        return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 255.0)
-
-    def to_volume(self, intensities: np.ndarray) -> np.ndarray:
-        return self.lo + np.asarray(intensities, np.float64) * (self.hi - self.lo) / 255.0
 
 
 def _reorder(affine: np.ndarray, plane: str):

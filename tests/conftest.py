@@ -45,17 +45,29 @@ def weight_difference(actual_model, expected_model, network: str) -> float:
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
 
 
+def archive_candidates() -> list[Path]:
+    """Where the tests look for the dataset archive, in the README's order: $CYCLEGAN_MRI_ARCHIVE, then
+    datasets/ (where ``python datasets/fetch.py`` and a first training run put it), then ../shared/datasets/."""
+    candidates = [Path(os.environ["CYCLEGAN_MRI_ARCHIVE"])] if os.environ.get("CYCLEGAN_MRI_ARCHIVE") else []
+    return candidates + [ROOT / "datasets" / "MRI+T1_T2+Dataset.RAR", SHARED_ARCHIVE]
+
+
+def find_archive() -> Path | None:
+    """The first candidate archive that exists, or None."""
+    return next((path for path in archive_candidates() if path.is_file()), None)
+
+
 @pytest.fixture(scope="session")
 def archive() -> Path:
-    """The tutorial's RAR archive: $CYCLEGAN_MRI_ARCHIVE, datasets/ (after a first training run) or ../shared/."""
-    candidates = [Path(os.environ["CYCLEGAN_MRI_ARCHIVE"])] if "CYCLEGAN_MRI_ARCHIVE" in os.environ else []
-    candidates += [ROOT / "datasets" / "MRI+T1_T2+Dataset.RAR", SHARED_ARCHIVE]
-    for path in candidates:
-        if path.is_file():
-            return path
+    """The tutorial's RAR archive, wherever ``archive_candidates`` finds it; skipped (failed on CI) without it."""
+    path = find_archive()
+    if path is not None:
+        return path
+    looked = ", ".join(map(str, archive_candidates()))
     if os.environ.get("CI"):
-        pytest.fail(f"the dataset archive is missing (looked at {', '.join(map(str, candidates))}); CI must provide it")
-    pytest.skip("dataset archive not available: run `python datasets/fetch.py` or set CYCLEGAN_MRI_ARCHIVE")
+        pytest.fail(f"the dataset archive is missing (looked at {looked}); CI must provide it")
+    pytest.skip(f"dataset archive not available at {looked}: run `python datasets/fetch.py` or set "
+                "CYCLEGAN_MRI_ARCHIVE")
 
 
 def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -75,16 +87,27 @@ def phantom(seed: int, shape=(30, 26)) -> np.ndarray:
     return np.clip(blob * 200 + rng.normal(0, 10, shape), 0, 255).astype(np.uint8)
 
 
-@pytest.fixture
-def small_dataset(tmp_path: Path) -> Path:
+def write_small_dataset(root: Path) -> Path:
     """A folder laid out like the archive: Tr1/TrainT1 with 5 slices, Tr2/TrainT2 with 6."""
     for folder, count, start in (("Tr1/TrainT1", 5, 1), ("Tr2/TrainT2", 6, 100)):
-        target = tmp_path / folder
+        target = root / folder
         target.mkdir(parents=True)
         for i in range(count):
             (target / f"Image #{start + i}.png").write_bytes(png_bytes(phantom(start + i)))
-    (tmp_path / "Tr1" / ".DS_Store").write_bytes(b"\0\1")
-    return tmp_path
+    (root / "Tr1" / ".DS_Store").write_bytes(b"\0\1")
+    return root
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    """``write_small_dataset`` in the test's own folder."""
+    return write_small_dataset(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_dataset_module(tmp_path_factory) -> Path:
+    """``write_small_dataset`` shared by the tests of one module."""
+    return write_small_dataset(tmp_path_factory.mktemp("small_dataset"))
 
 
 @dataclass

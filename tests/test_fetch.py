@@ -28,8 +28,7 @@ from cyclegan_mri.data.fetch import (
     verify_archive,
 )
 from cyclegan_mri.errors import DataError
-
-REAL_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / ARCHIVE_NAME
+from conftest import ROOT, archive_candidates, find_archive
 
 GOOD = b"good payload " * 1000
 BAD = b"this is not what was promised " * 100
@@ -46,8 +45,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(GOOD)
         elif self.path == "/bad":
             self._send(BAD)
-        elif self.path == "/real" and REAL_ARCHIVE.is_file():
-            self._send(REAL_ARCHIVE.read_bytes())
+        elif self.path == "/real" and find_archive() is not None:
+            self._send(find_archive().read_bytes())
         elif self.path == "/cut":
             # Announce the whole body, send half of it, then hang up.
             self.send_response(200)
@@ -81,10 +80,20 @@ def server() -> str:
 
 
 @pytest.fixture
-def real_archive() -> Path:
-    if not REAL_ARCHIVE.is_file():
-        pytest.skip(f"real archive not available at {REAL_ARCHIVE}")
-    return REAL_ARCHIVE
+def real_archive(archive: Path) -> Path:
+    """The real archive, found where every test finds it (``conftest.archive_candidates``)."""
+    return archive
+
+
+def test_the_tests_find_the_archive_where_the_readme_says(monkeypatch, tmp_path: Path) -> None:
+    copy = tmp_path / "elsewhere" / ARCHIVE_NAME
+    copy.parent.mkdir()
+    copy.write_bytes(b"Rar!")
+    monkeypatch.setenv(ARCHIVE_ENV, str(copy))
+    assert archive_candidates()[:2] == [copy, ROOT / "datasets" / ARCHIVE_NAME]
+    assert find_archive() == copy
+    monkeypatch.delenv(ARCHIVE_ENV)
+    assert archive_candidates()[0] == ROOT / "datasets" / ARCHIVE_NAME
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 from skimage.transform import resize
 
+from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -52,16 +53,15 @@ def to_gray_uint8(array: np.ndarray) -> tuple[np.ndarray, str | None]:
     elif array.dtype == bool:
         out = image.astype(np.uint8) * 255
         notes.append("binary to 8-bit")
-    elif np.issubdtype(array.dtype, np.integer):
-        # 16-bit (and wider) MRI uses its full type range: scale it, do not clip it.
-        top = np.iinfo(array.dtype).max
-        out = np.round(image.astype(np.float64) * (255.0 / top)).astype(np.uint8)
-        notes.append(f"{np.iinfo(array.dtype).bits}-bit to 8-bit")
+    elif np.unique(image).size == 1:
+        out = np.zeros(image.shape, np.uint8)  # a blank image: nothing to window
+        notes.append("constant image to 0")
     else:
-        lo, hi = float(np.min(image)), float(np.max(image))
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        out = np.round((image - lo) * scale).astype(np.uint8)
-        notes.append("float rescaled to 8-bit")
+        # 16-bit MRI rarely uses its type's range (12-bit scanners store 0-4095): window it by its own
+        # percentiles, as NIfTI volumes are, rather than by the type's maximum, which would leave it nearly black.
+        out = to_uint8(Scaling.window(image).to_slices(image))
+        kind = f"{np.iinfo(array.dtype).bits}-bit" if np.issubdtype(array.dtype, np.integer) else "float"
+        notes.append(f"{kind} to 8-bit by its 0.5-99.5th percentiles")
     return out, (", ".join(notes) or None)
 
 

@@ -92,6 +92,11 @@ def _archive_entries(path: Path) -> Iterator[Entry]:
         def read(info=info) -> bytes:
             try:
                 return archive.read(info)
+            except rarfile.RarCannotExec:
+                # Stored entries are read by rarfile itself; compressed ones need an external tool.
+                raise DataError(f"{path}: entry {info.filename!r} is compressed, and reading compressed RAR "
+                                "entries needs an unrar tool (unrar, unar, 7z or bsdtar), none of which was found; "
+                                "install one, or extract the archive and pass --data with the folder") from None
             except rarfile.Error as error:
                 raise DataError(f"{path}: entry {info.filename!r} is unreadable ({error}); "
                                 "the archive is damaged, download it again") from None
