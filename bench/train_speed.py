@@ -6,7 +6,9 @@
 Every variant runs in its own process (so peak memory is its own) from the same
 initial weights (seed 0) on the same batches of the real data, and is timed
 after a warm-up step that includes tracing and compilation. Images per second
-counts the T1 and the T2 images of a step: (4 + 4) / median step time.
+counts the T1 and the T2 images of a step: (4 + 4) / median step time. The
+CPU's model and feature flags are printed and recorded with the figures: on a
+CPU, whether bfloat16 pays depends on them (``cyclegan_mri.devices``).
 """
 
 from __future__ import annotations
@@ -62,12 +64,15 @@ def measure(step_kind: str, precision: str, xla: str, size: tuple[int, int], bat
         step = make_plain_step(model, jit_compile=jit)
         run = lambda x, y: step(x, y)  # noqa: E731
     else:
-        train_step = tf.function(model.train_step, jit_compile=jit)
-        run = lambda x, y: train_step((x, y))  # noqa: E731
+        # Traced with an unknown batch size, as fit() traces it (an epoch's last batch may be smaller).
+        spec = tf.TensorSpec((None, *size, 1), tf.float32)
+        train_step = tf.function(lambda x, y: model.train_step((x, y)), input_signature=[spec, spec],
+                                 jit_compile=jit)
+        run = lambda x, y: train_step(x, y)  # noqa: E731
 
     train = load_unpaired(data, size)
-    batches = list(unpaired_dataset(train.x, train.y, batch, seed=0, drop_remainder=True)
-                   .repeat().take(warmup + steps))
+    batches = list(unpaired_dataset(train.x, train.y, batch, seed=0, drop_remainder=True, epochs=warmup + steps)
+                   .take(warmup + steps))
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
     times = []
@@ -145,11 +150,22 @@ def main() -> int:
     parser.add_argument("--worker", nargs=3, metavar=("STEP", "PRECISION", "XLA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     fill_defaults(args)
+    from cyclegan_mri.cli.common import quiet_tensorflow
+
+    quiet_tensorflow()  # for this process and the workers it starts
 
     if args.worker:
         print(json.dumps(measure(*args.worker, tuple(args.size), args.batch, args.steps, args.warmup, args.data)))
         return 0
 
+    from cyclegan_mri.devices import BF16_CPU_FLAGS, cpu_info, onednn_bf16_enabled
+
+    cpu = {**cpu_info(), "cores": os.cpu_count(), "onednn_bf16": onednn_bf16_enabled(),
+           "environment": {k: os.environ[k] for k in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA",
+                                                       "OMP_NUM_THREADS") if k in os.environ}}
+    units = [flag for flag in BF16_CPU_FLAGS if flag in cpu["flags"]] or ["no bfloat16 units"]
+    print(f"CPU: {cpu['model']}, {cpu['cores']} cores, {', '.join(units)}, "
+          f"oneDNN bfloat16 {'on' if cpu['onednn_bf16'] else 'off'}")
     started = time.perf_counter()
     if args.sweep:
         rows = {}
@@ -162,7 +178,7 @@ def main() -> int:
                 rows[name] = run_worker(args, "package", "auto", "auto", size, batch)
             print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
         print(table(rows, None))
-        result = {"sweep": rows}
+        result = {"sweep": rows, "cpu": cpu}
     else:
         rows = {}
         for name in args.variants:
@@ -172,7 +188,7 @@ def main() -> int:
         print(f"tutorial model at {args.size[0]}x{args.size[1]}, batch {args.batch}, "
               f"median of {args.steps} steps after {args.warmup} warm-up")
         print(table(rows, "plain" if "plain" in rows else None))
-        result = {"variants": rows, "size": args.size, "batch": args.batch, "steps": args.steps}
+        result = {"variants": rows, "size": args.size, "batch": args.batch, "steps": args.steps, "cpu": cpu}
     print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

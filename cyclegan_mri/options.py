@@ -161,7 +161,8 @@ def train_parser() -> argparse.ArgumentParser:
                         help="generator architecture: tutorial (concatenating blocks), resnet6 or resnet9 (the "
                              "CycleGAN paper's additive blocks, reflection padding), unet (skip connections)")
     parser.add_argument("--discriminator", default=d.discriminator, help="discriminator architecture")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate (of every epoch, or the rate the schedule starts from; a resume uses the value "
+                             "given now)")
     parser.add_argument("--beta-1", type=float, default=d.beta_1, help="Adam beta_1")
     parser.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle,
                         help="weight of each direction's cycle-consistency L1 loss")
@@ -185,23 +186,28 @@ def train_parser() -> argparse.ArgumentParser:
                              "0 = only the newest, as the tutorial; single device only)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial), or held for the first half of --epochs and "
-                             "decayed linearly to zero in the second (the paper)")
+                             "decayed linearly, epoch by epoch, to zero in the second (the paper); raising --epochs "
+                             "on a resumed run stretches what is left of the decay, never raising the rate")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
                         help="random left-right flips and shifts of up to 8 pixels, drawn anew every epoch")
     parser.add_argument("--holdout", action="store_true",
-                        help="train without either image of the 9 held-out test pairs (for honest scores)")
+                        help="train without either image of the 9 held-out test pairs (for honest scores); a run "
+                             "keeps this setting for life, and a resume that changes it is refused")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
                         default=d.precision,
-                        help="numeric precision: auto picks mixed_bfloat16 on GPUs from Ampere on, mixed_float16 "
-                             "(with loss scaling) on older GPUs, float32 on CPUs; instance-norm statistics and "
-                             "losses are float32 in every mode")
+                        help="numeric precision: auto picks mixed_bfloat16 on GPUs from Ampere on and on CPUs with "
+                             "bfloat16 units (AVX512-BF16 or AMX), mixed_float16 (with loss scaling) on older GPUs, "
+                             "float32 on other CPUs; instance-norm statistics and losses are float32 in every mode, "
+                             "and a run may resume under another precision")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default=d.xla,
                         help="XLA-compile the train step: auto means on for a single GPU, off on CPUs and under "
                              "tf.distribute; if compilation fails, training continues without it")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=d.strategy,
                         help="tf.distribute strategy: mirrored uses every GPU of this machine, multiworker several "
                              "machines described by TF_CONFIG; --batch is the global batch, split across replicas")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed for weights and shuffling (default: random)")
+    parser.add_argument("--seed", type=int, default=d.seed,
+                        help="seed for weights, data order and augmentation (default: a random one, recorded in "
+                             "run.json; a resume keeps the run's seed)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a terminal)")
     parser.add_argument("--dry-run", action="store_true",
@@ -242,7 +248,7 @@ def check_model_flags(options: TrainOptions) -> None:
              if getattr(options, name) != getattr(defaults, name)]
     if given:
         raise UserError(f"{', '.join(given)} only apply to --model pix2pix (the CycleGAN learns both directions "
-                        "from unpaired data)")
+                        "from unpaired data, with instance normalisation in every network)")
 
 
 def load_run_options(out: str | Path) -> TrainOptions | None:

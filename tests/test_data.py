@@ -77,11 +77,37 @@ def test_colour_images_become_8_bit_gray(mode):
     assert np.abs(image.astype(int) - gray).max() <= 1 and note
 
 
-def test_16_bit_images_are_scaled_by_their_full_range():
-    deep = (np.arange(120, dtype=np.uint16).reshape(12, 10) * 550)
+def test_16_bit_images_are_windowed_by_their_own_percentiles_as_volumes_are():
+    # 12-bit MRI stored in 16 bits: scaled by the type's maximum it would end up below grey level 16.
+    deep = (np.arange(400, dtype=np.uint16).reshape(20, 20) * 10)
+    deep[0, 0] = 4095  # one bright outlier pixel must not compress the rest
     image, note = decode_image(png_bytes(deep))
-    np.testing.assert_array_equal(image, np.round(deep / 65535 * 255).astype(np.uint8))
-    assert "16-bit" in note
+    lo, hi = np.percentile(deep, [0.5, 99.5])
+    expected = np.round(np.clip((deep - lo) / (hi - lo) * 255, 0, 255)).astype(np.uint8)
+    np.testing.assert_array_equal(image, expected)
+    assert image.max() == 255 and image.min() == 0
+    assert note == "16-bit to 8-bit by its 0.5-99.5th percentiles"
+
+
+def test_a_blank_16_bit_image_becomes_black_rather_than_an_error():
+    image, note = decode_image(png_bytes(np.full((6, 5), 700, np.uint16)))
+    assert not image.any() and image.shape == (6, 5) and "constant" in note
+
+
+def test_a_compressed_rar_entry_names_the_missing_unrar_tool(archive, monkeypatch):
+    import rarfile
+
+    from cyclegan_mri.data.sources import _archive_entries
+
+    def no_tool(*args, **kwargs):
+        raise rarfile.RarCannotExec("Cannot find working tool")
+
+    monkeypatch.setattr(rarfile, "tool_setup", no_tool)  # as on a machine without unrar, unar, 7z or bsdtar
+    # The archive's one compressed entry (Tr1/.DS_Store; its PNGs are stored) needs such a tool to be read.
+    entries = dict(_archive_entries(archive))
+    with pytest.raises(DataError, match="compressed.*needs an unrar tool.*extract the archive"):
+        entries["Tr1/.DS_Store"]()
+    assert entries["Tr1/TrainT1/Image #10.png"]().startswith(b"\x89PNG")
 
 
 def test_a_corrupt_image_is_named():
@@ -97,11 +123,12 @@ def test_unpaired_epoch_zips_domains_as_the_tutorial_11_steps_at_batch_4():
     assert steps[-1][0].shape[0] == 3 and steps[-1][1].shape[0] == 4
 
 
-def test_each_epoch_is_shuffled_anew():
+def test_each_epoch_is_shuffled_anew_and_the_same_seed_repeats_it():
     x = np.arange(12, dtype=np.float32).reshape(12, 1, 1, 1)
-    dataset = unpaired_dataset(x, x, 12, seed=1)
-    first, second = (next(iter(dataset))[0].numpy().ravel() for _ in range(2))
+    first, second = (step[0].numpy().ravel() for step in unpaired_dataset(x, x, 12, seed=1, epochs=2))
     assert sorted(first) == sorted(second) and not np.array_equal(first, second)
+    again = next(iter(unpaired_dataset(x, x, 12, seed=1)))[0].numpy().ravel()
+    np.testing.assert_array_equal(again, first)
 
 
 def test_batch_larger_than_a_domain_is_refused():

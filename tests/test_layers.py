@@ -64,10 +64,38 @@ def test_config_round_trips():
     assert isinstance(restored, InstanceNormalization) and restored.epsilon == 1e-3
 
 
+def bfloat16_statistics(x: tf.Tensor, layer: InstanceNormalization) -> tf.Tensor:
+    """What the layer would compute with its statistics in bfloat16: the fault the next test must catch."""
+    mean, variance = tf.nn.moments(x, axes=(1, 2), keepdims=True)
+    normalized = (x - mean) * tf.math.rsqrt(variance + tf.cast(layer.epsilon, x.dtype))
+    return tf.cast(layer.scale, x.dtype) * normalized + tf.cast(layer.offset, x.dtype)
+
+
 def test_keeps_statistics_in_float32_under_mixed_precision(inputs):
     layer = InstanceNormalization(dtype="mixed_bfloat16")
-    out = layer(tf.cast(inputs * 1000 + 5000, tf.bfloat16))
+    # A large offset against a small spread, as deep feature maps have: a bfloat16 mean near 300 is off by up
+    # to 1 (its spacing there is 2), which is a whole standard deviation after normalisation.
+    x = tf.cast(inputs + 300.0, tf.bfloat16)
+    out = layer(x)
     assert out.dtype == tf.bfloat16
-    expected = reference(inputs, np.asarray(layer.scale), np.asarray(layer.offset))
-    # bf16 inputs this large would lose the variance in bf16 arithmetic; in float32 they do not.
-    np.testing.assert_allclose(np.asarray(tf.cast(out, tf.float32)), expected, atol=0.1)
+    # The reference sees the same bfloat16 inputs, in float64: the only error left is the output's rounding.
+    exact = reference(np.asarray(tf.cast(x, tf.float64)), np.asarray(layer.scale), np.asarray(layer.offset))
+    tolerance = 2 ** -7 * np.abs(exact) + 1e-3  # one bfloat16 step of the output (its cast may truncate)
+    assert np.all(np.abs(np.asarray(tf.cast(out, tf.float64)) - exact) <= tolerance)
+    # The same check fails for statistics computed in bfloat16, so it tells the two apart.
+    wrong = np.asarray(tf.cast(bfloat16_statistics(x, layer), tf.float64))
+    assert np.mean(np.abs(wrong - exact) > tolerance) > 0.5
+
+
+def test_leaky_relu_is_keras_leaky_relu_and_round_trips():
+    from cyclegan_mri.networks.layers import LeakyReLU
+
+    x = np.linspace(-3, 3, 60, dtype=np.float32).reshape(1, 60, 1, 1)  # 0 itself, a kink, left out
+    np.testing.assert_allclose(np.asarray(LeakyReLU(0.2)(x)), np.asarray(keras.layers.LeakyReLU(0.2)(x)), atol=1e-7)
+    with tf.GradientTape() as tape:
+        t = tf.constant(x)
+        tape.watch(t)
+        y = LeakyReLU(0.2)(t)
+    np.testing.assert_allclose(tape.gradient(y, t).numpy().ravel(), np.where(x.ravel() > 0, 1.0, 0.2))
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(LeakyReLU(0.3, name="a")))
+    assert isinstance(clone, LeakyReLU) and clone.negative_slope == 0.3

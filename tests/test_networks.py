@@ -37,3 +37,22 @@ def test_discriminator_gives_one_logit_per_patch():
 def test_unknown_architecture_names_the_choices():
     with pytest.raises(UserError, match="tutorial"):
         build_generator("nope", (16, 16, 1))
+
+
+@pytest.mark.parametrize("generator", ["tutorial", "resnet6", "unet"])
+@pytest.mark.parametrize("discriminator", ["tutorial", "patchgan"])
+def test_every_cyclegan_network_treats_each_image_of_a_batch_on_its_own(generator, discriminator):
+    """The CycleGAN judges real, fake and pooled images in one call: batch statistics would mix them."""
+    import keras
+
+    from cyclegan_mri.models import CycleGAN
+
+    model = CycleGAN((16, 16, 1), filters=2, generator=generator, discriminator=discriminator)
+    rng = np.random.default_rng(1)
+    a, b = (rng.uniform(-1, 1, (2, 16, 16, 1)).astype(np.float32) * scale for scale in (0.2, 1.0))
+    for name, network in model.networks().items():
+        assert not [l for l in network.layers if isinstance(l, keras.layers.BatchNormalization)], name
+        assert not [l for l in network.layers if isinstance(l, keras.layers.Dropout) and l.rate > 0], name
+        together = np.asarray(network(np.concatenate([a, b]), training=True))
+        apart = np.concatenate([np.asarray(network(a, training=True)), np.asarray(network(b, training=True))])
+        np.testing.assert_allclose(together, apart, rtol=1e-5, atol=1e-5, err_msg=name)

@@ -44,3 +44,22 @@ def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
     run = json.loads((tmp_path / "runs" / "variant4" / "run.json").read_text())
     assert run["augment"] is False and run["generator"] == "unet" and run["holdout"] is True
     assert "| no augmentation | 1 |" in (reports / "ablation.md").read_text()
+
+
+def test_the_seed_report_gives_each_scores_mean_and_range_and_whether_a_variant_lies_within_it():
+    sys.path.insert(0, str(ROOT))
+    from bench.seeds import report, summary
+
+    def scores(psnr: list[float], ssim: list[float]) -> dict:
+        return {"psnr": summary(psnr), "ssim": summary(ssim)}
+
+    results = {
+        "float32": {"epochs": "40", "minutes": summary([10.0, 12.0]),
+                    "t1_to_t2": scores([15.0, 17.0], [0.40, 0.50]), "t2_to_t1": scores([19.0, 20.0], [0.5, 0.6])},
+        "bfloat16": {"epochs": "40", "minutes": summary([6.0, 7.0]),
+                     "t1_to_t2": scores([16.0, 16.2], [0.55, 0.65]), "t2_to_t1": scores([18.0, 18.5], [0.5, 0.6])},
+    }
+    text = report(results, [0, 1], "python bench/seeds.py")
+    assert "| float32 | 40 | 11.0 | 16.00 [15.00, 17.00] | 0.450 [0.400, 0.500] |" in text
+    assert ("- `bfloat16`: T1 -> T2 PSNR yes, T1 -> T2 SSIM no, T2 -> T1 PSNR no, T2 -> T1 SSIM yes") in text
+    assert "| bfloat16 | 1 | 16.20 / 0.650 | 18.50 / 0.600 |" in text

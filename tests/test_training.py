@@ -62,3 +62,16 @@ def test_dry_run_prints_counts_shapes_and_parameters_and_writes_nothing(archive,
     assert "steps per epoch: 11" in printed
     assert printed.count("parameters") == 4
     assert not out.exists()
+
+
+def test_after_the_first_epoch_the_time_to_the_last_is_projected_and_a_cpu_is_pointed_at_the_preset():
+    from cyclegan_mri.training.callbacks import ProjectedTime
+
+    tutorial_on_cpu = ProjectedTime(800, on_cpu=True).message(1, took=152.0, per_epoch=130.0)
+    assert tutorial_on_cpu.startswith("epoch 1 of 800 took 2.5 min; at about 2.2 min per epoch, the 799 epochs "
+                                      "left take about 28.9 h")
+    assert "--preset cpu" in tutorial_on_cpu
+    assert "--preset cpu" not in ProjectedTime(800, on_cpu=False).message(1, 30.0, 2.0)  # a GPU
+    assert "--preset cpu" not in ProjectedTime(150, on_cpu=True, preset="cpu").message(1, 30.0, 24.0)
+    assert "--preset cpu" not in ProjectedTime(20, on_cpu=True).message(1, 30.0, 24.0)  # 8 minutes: no advice
+    assert ProjectedTime(3, on_cpu=True).message(3, 10.0, 10.0) == ""  # nothing left to project

@@ -12,7 +12,8 @@ from cyclegan_mri.data.pipeline import augment
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.image_pool import ImagePool
-from cyclegan_mri.training.schedules import HoldThenLinearDecay, learning_rate
+from cyclegan_mri.options import load_run_options
+from cyclegan_mri.training.trainer import open_session
 
 TINY = ["--image-size", "16", "16", "--filters", "2", "--batch", "2", "--seed", "2", "--verbose", "0"]
 
@@ -54,33 +55,55 @@ def test_image_pool_fills_first_then_returns_new_or_stored_images():
     assert int(pool.count) == 3
 
 
-def test_linear_schedule_holds_for_half_the_epochs_then_reaches_zero():
-    schedule = learning_rate("linear", 2e-4, epochs=10, steps_per_epoch=4)
-    assert isinstance(schedule, HoldThenLinearDecay)
-    rates = [float(schedule(step)) for step in (0, 19, 20, 30, 40, 50)]
-    assert rates == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4, 0.0, 0.0])
-    assert learning_rate("constant", 2e-4, 10, 4) == 2e-4
-    assert HoldThenLinearDecay(**schedule.get_config()).get_config() == schedule.get_config()
+def test_a_full_pool_returns_a_stored_image_half_of_the_time_and_keeps_the_new_one_in_its_place():
+    tf.random.set_seed(0)
+    pool = ImagePool(4, (1, 1, 1))
+    pool.query(tf.reshape(tf.range(4, dtype=tf.float32), (4, 1, 1, 1)))
+    stored_returns = 0
+    for i in range(200):
+        new = tf.fill((1, 1, 1, 1), 1000.0 + i)
+        before = set(pool.images.numpy().ravel())
+        (returned,) = pool.query(new).numpy().ravel()
+        after = set(pool.images.numpy().ravel())
+        if returned != 1000.0 + i:
+            stored_returns += 1
+            assert returned in before and returned not in after and 1000.0 + i in after
+        else:
+            assert after == before
+    # Binomial(200, 1/2): outside 50-150 once in about 10**12 runs; a pool that never (or always) swaps fails.
+    assert 50 < stored_returns < 150
 
 
-def test_augmentation_flips_and_shifts_with_background_fill():
+def test_augmentation_flips_and_shifts_with_background_fill_as_its_seed_says():
     image = tf.constant(np.linspace(-1, 1, 16 * 12).reshape(16, 12, 1), tf.float32)
-    outputs = [augment(image, max_shift=3).numpy() for _ in range(8)]
+    outputs = [augment(image, tf.constant([7, i], tf.int64), max_shift=3).numpy() for i in range(8)]
     assert all(o.shape == (16, 12, 1) for o in outputs)
     assert any(not np.array_equal(o, image.numpy()) for o in outputs)
     assert all(o.min() >= -1.0 and o.max() <= 1.0 for o in outputs)
+    again = [augment(image, tf.constant([7, i], tf.int64), max_shift=3).numpy() for i in range(8)]
+    assert all(np.array_equal(a, b) for a, b in zip(outputs, again))
 
 
-def test_a_run_with_every_option_trains_and_resumes(small_dataset, tmp_path):
+def test_a_run_with_every_option_trains_and_resumes_with_its_pool_and_learning_rate(small_dataset, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(small_dataset), "--out", str(out), *TINY, "--gan-loss", "lsgan", "--pool-size", "4",
             "--lr-schedule", "linear", "--augment"]
     assert train.main([*args, "--epochs", "1"]) == 0
+    reader = tf.train.load_checkpoint(str(out / "checkpoints"))
+    saved = {name: reader.get_tensor(f"{name}/images/.ATTRIBUTES/VARIABLE_VALUE") for name in ("pool_x", "pool_y")}
+    resumed = open_session(load_run_options(out))
+    for name, pool in resumed.model.pools.items():
+        assert int(pool.count) == 4, name  # 3 steps of 2 fakes filled it
+        assert np.abs(saved[name]).sum() > 0, name
+        np.testing.assert_array_equal(pool.images.numpy(), saved[name])
     assert train.main([*args, "--epochs", "2"]) == 0
     with (out / "history.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert all(math.isfinite(float(v)) for r in rows for v in r.values())
+    # Planned for 1 epoch, the run decays in it: (1 - 1 + 1) / (1 - 0 + 1) of the rate. Raised to 2 epochs, the
+    # decay goes on from there to zero after epoch 2, never back up: half of that for epoch 2.
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-4, 5e-5])
 
 
 def test_the_pool_is_refused_under_tf_distribute(small_dataset, tmp_path):

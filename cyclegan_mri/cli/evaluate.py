@@ -15,7 +15,8 @@ def parser() -> argparse.ArgumentParser:
         prog="evaluate.py",
         description="Translate every T1 and T2 slice of a source with a run's trained generators, write the "
                     "results as PNGs to DIR/translations/, and score PSNR, SSIM and NMSE on aligned pairs "
-                    "(the dataset's 9 held-out test pairs by default). Writes DIR/evaluation.json.",
+                    "(the dataset's 9 test pairs by default). Says whether the run ever trained on the scored "
+                    "images (held out or not). Writes DIR/evaluation.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_out_argument(p, "whose generators/ are evaluated")
     add_data_arguments(p)
@@ -33,22 +34,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.evaluation import (baseline_scores, dataset_source, evaluate, format_table, save_results,
-                                         user_pairs)
+    from cyclegan_mri.evaluation import (baseline_scores, dataset_source, evaluate, format_table, held_out_note,
+                                         save_results, training_fingerprints, user_pairs)
     from cyclegan_mri.rundir import RunDir
 
     run = RunDir.at(args.out)
+    saved = load_run_options(run.root)
     if args.pairs:
         source = user_pairs(args.pairs, args.skip_bad_images)
     else:
-        saved = load_run_options(run.root)
         data = args.data or (saved.data if saved else TrainOptions.data)
         source = dataset_source(data, args.all_pairs, args.accept_checksum, args.skip_bad_images)
-    results = evaluate(run, source, write_translations=not args.no_translations)
+    results = evaluate(run, source, write_translations=not args.no_translations,
+                       training=training_fingerprints(saved))
     for direction, scores in baseline_scores(source).items():
         if direction in results:
             results[direction]["baselines"] = scores
     print(f"scored on {source.description}")
+    print(held_out_note(results))
     print(format_table(results, per_image=not args.quiet))
     save_results(run.evaluation, results)
     print(f"wrote {run.evaluation}")

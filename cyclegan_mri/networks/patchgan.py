@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_mri.networks.layers import NORMS, conv_init, normalization
+from cyclegan_mri.networks.layers import NORMS, LeakyReLU, conv_init, normalization
 from cyclegan_mri.errors import UserError
 
 
@@ -25,13 +25,13 @@ def patchgan_discriminator(input_shape: tuple[int, int, int], filters: int = 64,
     inputs = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=conv_init(),
                             name="c0_conv")(inputs)
-    x = keras.layers.LeakyReLU(negative_slope=0.2, name="c0_lrelu")(x)
+    x = LeakyReLU(negative_slope=0.2, name="c0_lrelu")(x)
     for i in range(1, n_layers + 1):
         strides = 2 if i < n_layers else 1
         x = keras.layers.Conv2D(filters * min(2 ** i, 8), 4, strides=strides, padding="same", use_bias=use_bias,
                                 kernel_initializer=conv_init(), name=f"c{i}_conv")(x)
         x = normalization(x, norm, name=f"c{i}_norm")
-        x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"c{i}_lrelu")(x)
+        x = LeakyReLU(negative_slope=0.2, name=f"c{i}_lrelu")(x)
     x = keras.layers.Conv2D(1, 4, padding="same", kernel_initializer=conv_init(), name="logits_conv")(x)
     # float32 logits whatever the policy: the losses are computed in float32.
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(x)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_mri.networks.layers import InstanceNormalization, conv_init
+from cyclegan_mri.networks.layers import InstanceNormalization, LeakyReLU, conv_init
 
 
 def _conv(x, filters, kernel, strides=1, transpose=False, name=None):
@@ -54,11 +54,11 @@ def tutorial_discriminator(input_shape: tuple[int, int, int], filters: int = 64,
     """70x70-style PatchGAN: C64 (no norm), C128, C256, C512 (stride 2), C512 (stride 1), 1 logit per patch."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv(inputs, filters, 4, 2, name="c0_conv")
-    x = keras.layers.LeakyReLU(negative_slope=0.2, name="c0_lrelu")(x)
+    x = LeakyReLU(negative_slope=0.2, name="c0_lrelu")(x)
     for i, (width, strides) in enumerate([(2 * filters, 2), (4 * filters, 2), (8 * filters, 2), (8 * filters, 1)], 1):
         x = _conv(x, width, 4, strides, name=f"c{i}_conv")
         x = InstanceNormalization(name=f"c{i}_norm")(x)
-        x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"c{i}_lrelu")(x)
+        x = LeakyReLU(negative_slope=0.2, name=f"c{i}_lrelu")(x)
     x = _conv(x, 1, 4, name="logits_conv")
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(x)
     return keras.Model(inputs, outputs, name=name)

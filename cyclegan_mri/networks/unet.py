@@ -21,7 +21,7 @@ import math
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import NORMS, ReflectionPadding2D, conv_init, normalization
+from cyclegan_mri.networks.layers import NORMS, LeakyReLU, ReflectionPadding2D, conv_init, normalization
 
 MAX_DEPTH = 8
 DROPOUT_BLOCKS = 3
@@ -71,7 +71,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     for i in range(1, depth):
         skips.append(x)
         innermost = i == depth - 1
-        x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_lrelu")(x)
+        x = LeakyReLU(negative_slope=0.2, name=f"down{i}_lrelu")(x)
         x = keras.layers.Conv2D(widths(i), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                 use_bias=innermost or norm_bias, name=f"down{i}_conv")(x)
         if not innermost:

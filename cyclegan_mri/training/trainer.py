@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,19 +15,22 @@ import tensorflow as tf
 
 from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
 from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
-from cyclegan_mri.devices import (apply_precision, is_xla_failure, make_strategy, resolve_jit,
+from cyclegan_mri.devices import (is_xla_failure, make_strategy, precision as precision_policy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import TranslationModel, model_class
 from cyclegan_mri.options import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
-from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, SampleGrid, trim_outputs
+from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, ProjectedTime, SampleGrid, trim_outputs
 from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
-from cyclegan_mri.training.schedules import learning_rate
+from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
 ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator", "pool_size", "direction",
                        "norm")
+# Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
+# run on the test pairs, and run.json would no longer say so. (--data and --pairs may move.)
+IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout")
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Session:
     epoch: tf.Variable
     strategy: tf.distribute.Strategy
     precision: str
+    lr_plan: LinearDecayPlan
 
     @property
     def chief(self) -> bool:
@@ -52,8 +58,14 @@ class Session:
         return int(self.epoch.numpy())
 
     def dataset(self) -> tf.data.Dataset:
+        """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
         make = paired_dataset if self.data.paired else unpaired_dataset
-        return make(self.data.x, self.data.y, self.options.batch, self.options.seed, augmented=self.options.augment)
+        return make(self.data.x, self.data.y, self.options.batch, self.options.seed, augmented=self.options.augment,
+                    first_epoch=self.initial_epoch, epochs=max(self.options.epochs - self.initial_epoch, 0))
+
+    def learning_rates(self) -> EpochLearningRate:
+        """The callback that gives each epoch its learning rate."""
+        return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan))
 
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
@@ -68,28 +80,43 @@ def load_data(options: TrainOptions) -> TrainingData:
                          options.skip_bad_images)
 
 
-def build_model(options: TrainOptions, precision: str = "float32", jit_compile: bool | str = "auto",
-                epoch_steps: int = 1) -> TranslationModel:
+def build_model(options: TrainOptions, precision: str = "float32", jit_compile: bool | str = "auto") -> TranslationModel:
     """The compiled model ``options`` describe, with its optimizers' slots created.
 
-    Call it inside the strategy's scope; ``precision`` is a Keras dtype policy name.
+    Call it inside the strategy's scope; ``precision`` is a Keras dtype policy name. The
+    learning rate starts at ``--learning-rate``; in training, each epoch sets its own
+    (``Session.learning_rates``).
     """
-    apply_precision(precision)
-    model = model_class(options.model).from_options(options)
-    rate = learning_rate(options.lr_schedule, options.learning_rate, options.epochs, epoch_steps)
-    model.compile(learning_rate=rate, beta_1=options.beta_1,
-                  loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
-    model.build_optimizers()
+    with precision_policy(precision):
+        model = model_class(options.model).from_options(options)
+        model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1,
+                      loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
+        model.build_optimizers()
     return model
 
 
 def check_compatible(saved: TrainOptions, options: TrainOptions) -> None:
-    """Refuse to resume a run whose networks have another shape than the one asked for."""
+    """Refuse to resume a run with networks of another shape, or with other slices to train on."""
     differences = [f"{name} {getattr(saved, name)!r} (asked {getattr(options, name)!r})"
-                   for name in ARCHITECTURE_FIELDS if getattr(saved, name) != getattr(options, name)]
+                   for name in IDENTITY_FIELDS if getattr(saved, name) != getattr(options, name)]
+    if options.seed is not None and saved.seed is not None and options.seed != saved.seed:
+        # The seed decides the data order of every epoch: another one would not continue the same run.
+        differences.append(f"seed {saved.seed!r} (asked {options.seed!r})")
     if differences:
         raise UserError("the run in --out was trained with " + ", ".join(differences)
                         + "; use the same settings to resume, or another --out for a new run")
+
+
+def with_seed(options: TrainOptions, saved: TrainOptions | None) -> TrainOptions:
+    """``options`` with the run's seed: the one asked for, else the resumed run's, else a new random one.
+
+    Every run has a seed, recorded in run.json, so that a resume draws each epoch's data
+    order as the uninterrupted run would have, and the run can be repeated.
+    """
+    if options.seed is not None:
+        return options
+    seed = saved.seed if saved is not None and saved.seed is not None else secrets.randbelow(2**31)
+    return dataclasses.replace(options, seed=seed)
 
 
 def open_session(options: TrainOptions) -> Session:
@@ -101,8 +128,8 @@ def open_session(options: TrainOptions) -> Session:
     saved = load_run_options(run.root)
     if saved is not None:
         check_compatible(saved, options)
-    if options.seed is not None:
-        keras.utils.set_random_seed(options.seed)
+    options = with_seed(options, saved)
+    keras.utils.set_random_seed(options.seed)
     data = load_data(options)
     check_batch_size(options.batch, {"T1": len(data.x), "T2": len(data.y)})
     if options.pool_size and options.strategy != "default":
@@ -110,32 +137,42 @@ def open_session(options: TrainOptions) -> Session:
     strategy = make_strategy(options.strategy)
     precision = resolve_precision(options.precision)
     with strategy.scope():
-        steps = steps_per_epoch(len(data.x), len(data.y), options.batch)
-        model = build_model(options, precision, resolve_jit(options.xla), steps)
+        model = build_model(options, precision, resolve_jit(options.xla))
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(epoch=epoch, **model.trackables())
+        lr_plan = LinearDecayPlan()
+        required = {"epoch": epoch, **model.trackables()}
+        # Kept when present, never required: a run resumes under another precision (with or without
+        # float16 loss scales) and from checkpoints made before the schedule's plan was saved.
+        optional = {"lr_plan": lr_plan, **model.loss_scales()}
+        checkpoint = tf.train.Checkpoint(**required, **optional)
         # Every worker restores the chief's newest checkpoint; every worker must also take part in
         # saving, but non-chief workers write theirs to a folder of their own that is never read.
         remove_partial_checkpoints(run.checkpoints)
         latest = tf.train.latest_checkpoint(str(run.checkpoints))
         if latest:
-            restore(checkpoint, latest)
+            restore(checkpoint, required, latest)
+        if options.lr_schedule == "linear":
+            lr_plan.plan(options.epochs, int(epoch.numpy()))
         if strategy.extended.should_checkpoint:
             manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
         else:
             scratch = run.root / "workers" / f"worker-{strategy.cluster_resolver.task_id}"
             manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
-    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision)
+    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision, lr_plan)
 
 
-def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
-    """Restore a checkpoint, or refuse it with what does not fit (the half-filled model is then discarded)."""
+def restore(checkpoint: tf.train.Checkpoint, required: dict, path: str) -> None:
+    """Restore ``checkpoint`` from ``path``, or refuse it with what does not fit (the half-filled model is then
+    discarded). Everything in ``required`` must be in the file; the rest is restored where present."""
     try:
-        checkpoint.restore(path).assert_existing_objects_matched()
+        # expect_partial: the file may hold more (optional parts) than this strict view of it.
+        tf.train.Checkpoint(**required).restore(path).assert_existing_objects_matched().expect_partial()
     except (ValueError, AssertionError, tf.errors.OpError) as error:
         reason = str(error).strip().splitlines()[0][:300]
         raise UserError(f"{path} does not fit the model asked for ({reason}); it was made with another "
                         "--image-size, --filters or architecture: use those, or another --out") from None
+    # The optional parts, and the save counter that numbers the next checkpoint.
+    checkpoint.restore(path).expect_partial()
 
 
 def remove_partial_checkpoints(folder: Path) -> None:
@@ -165,7 +202,7 @@ def describe(session: Session) -> str:
     lines = [session.data.describe(),
              f"steps per epoch: {session.steps_per_epoch()} at batch {session.options.batch}",
              f"precision: {session.precision}, XLA: {'on' if session.model.jit_compile is True else 'off'}, "
-             f"replicas: {session.strategy.num_replicas_in_sync}"]
+             f"replicas: {session.strategy.num_replicas_in_sync}, seed: {session.options.seed}"]
     for name, network in session.model.trackables().items():
         if isinstance(network, keras.Model):
             lines.append(f"{name}: {network.count_params():,} parameters, "
@@ -173,14 +210,33 @@ def describe(session: Session) -> str:
     return "\n".join(lines)
 
 
+def float32_copy(network: keras.Model) -> keras.Model:
+    """The same network and weights with every layer computing in float32, whatever policy it was trained in.
+
+    A generator trained under mixed precision would otherwise be saved with its
+    float16/bfloat16 layers, and run in them wherever it is loaded: emulated, about
+    100 times slower, on a CPU without float16 units.
+    """
+    def as_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if "dtype" in config and layer.dtype_policy.name != "float32":
+            config["dtype"] = "float32"
+        return layer.__class__.from_config(config)
+
+    with precision_policy("float32"):  # the copy's new input layer takes the global policy
+        copy = keras.models.clone_model(network, clone_function=as_float32)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
 def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
-    """Save each translator as a standalone ``.keras`` file that ``evaluate.py`` loads."""
+    """Save each translator, in float32, as a standalone ``.keras`` file that ``evaluate.py`` loads."""
     written = []
     run.generators.mkdir(parents=True, exist_ok=True)
     for direction, generator in model.translators().items():
         final = run.generator(direction)
         partial = final.with_name(f".{final.stem}.partial.keras")
-        generator.save(partial)
+        float32_copy(generator).save(partial)
         os.replace(partial, final)
         written.append(final)
     return written
@@ -194,19 +250,25 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         HistoryCSV(run.history),
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
     ] if session.chief else []
+    projection = [ProjectedTime(options.epochs, on_cpu=not tf.config.list_physical_devices("GPU"),
+                                preset=options.preset)] if session.chief and options.verbose != 0 else []
     save = lambda: save_checkpoint(session.manager)  # noqa: E731
     graceful = GracefulStop(save)
     callbacks = [
         StopOnNonFinite(lambda: session.manager.latest_checkpoint),
         graceful,
+        # Before the outputs: it sets the epoch's rate at its start and logs it at its end.
+        session.learning_rates(),
         *outputs,
+        *projection,
         *(extra_callbacks or []),
         # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
         EpochCheckpoint(save, session.epoch),
     ]
     def run_fit():
         return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
-                                 callbacks=callbacks, verbose=options.verbose, shuffle=False)
+                                 steps_per_epoch=session.steps_per_epoch(), callbacks=callbacks,
+                                 verbose=options.verbose, shuffle=False)
 
     try:
         return run_fit()
@@ -233,7 +295,7 @@ def train(options: TrainOptions, extra_callbacks: list[keras.callbacks.Callback]
     if options.dry_run:
         return session
     if session.chief:
-        write_atomic(run.options, json.dumps(options.to_json(), indent=2) + "\n")
+        write_atomic(run.options, json.dumps(session.options.to_json(), indent=2) + "\n")
         trim_outputs(run, session.initial_epoch)
     if session.initial_epoch:
         print(f"resuming from epoch {session.initial_epoch} ({session.manager.latest_checkpoint})")
