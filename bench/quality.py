@@ -28,18 +28,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cyclegan_mri.evaluation import (TITLES, SOURCE_DOMAIN, Source, baseline_scores, dataset_source,  # noqa: E402
-                                     evaluate)
+                                     evaluate, training_fingerprints)
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
+from cyclegan_mri.metrics import summarize  # noqa: E402
 from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
 from cyclegan_mri.training.trainer import train  # noqa: E402
 
 FIGURE_PAIRS = 3
+CURVE_FILE = "quality_curve.json"
 # A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
 PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
 
@@ -107,8 +110,58 @@ def report_markdown(results: dict, command: str, epochs: int, minutes: float) ->
                           f"epoch{'s' * (ref['epochs'] != 1)} in {ref['minutes']:.1f} minutes "
                           f"(`train.py {' '.join(ref['flags'])}`)."]
         lines += ["", f"![{direction}](quality_{direction}.png)", ""]
+    if any(r.get("curve") for r in results.values()):
+        lines += ["## Time to quality", "", "PSNR (dB) / SSIM on the test pairs after each span of training "
+                  "(minutes of `history.csv`):", "",
+                  "| minutes | epoch | " + " | ".join(TITLES[d] for d in results) + " |",
+                  "| ---: | ---: | " + " | ".join("---:" for _ in results) + " |"]
+        first = next(iter(results.values()))["curve"]
+        for k, point in enumerate(first):
+            cells = [f"{r['curve'][k]['psnr']:.2f} / {r['curve'][k]['ssim']:.3f}" for r in results.values()]
+            lines.append(f"| {point['minutes']:.1f} | {point['epoch']} | " + " | ".join(cells) + " |")
+        lines += ["", "Minutes until the model first reached (never: -):", "",
+                  "| direction | identity + 5 dB | lookup table PSNR | lookup table PSNR and SSIM | its best PSNR |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for direction, r in results.items():
+            cells = ["-" if v is None else f"{v:.1f}" for v in r["minutes_to"].values()]
+            lines.append(f"| {TITLES[direction]} | " + " | ".join(cells) + " |")
+        lines += ["", "![time to quality](quality_curve.png)", ""]
     lines += ["## Losses", "", "![losses](quality_losses.png)", ""]
     return "\n".join(lines)
+
+
+def milestones(result: dict) -> dict:
+    """Minutes of training after which the curve first reached: the identity + 5 dB, the lookup table
+    (PSNR, and PSNR and SSIM both), and its best PSNR; None where it never did."""
+    curve, baselines = result.get("curve", []), result["baselines"]
+
+    def first(test) -> float | None:
+        return next((p["minutes"] for p in curve if test(p)), None)
+
+    table = baselines["lookup_table"]
+    best = max((p["psnr"] for p in curve), default=None)
+    return {"identity_plus_5db": first(lambda p: p["psnr"] >= baselines["identity"]["psnr"] + 5),
+            "lookup_table_psnr": first(lambda p: p["psnr"] >= table["psnr"]),
+            "lookup_table": first(lambda p: p["psnr"] >= table["psnr"] and p["ssim"] >= table["ssim"]),
+            "best_psnr": first(lambda p: p["psnr"] >= best) if best is not None else None}
+
+
+def curve_figure(results: dict) -> bytes:
+    def draw(figure):
+        for i, (direction, r) in enumerate(results.items()):
+            for j, metric in enumerate(("psnr", "ssim")):
+                axes = figure.add_subplot(2, len(results), j * len(results) + i + 1)
+                axes.plot([p["minutes"] for p in r["curve"]], [p[metric] for p in r["curve"]], "o-", label="model")
+                for name, style in (("lookup_table", "--"), ("identity", ":")):
+                    axes.axhline(r["baselines"][name][metric], linestyle=style, color="gray", label=name)
+                if "pix2pix" in r:
+                    axes.axhline(r["pix2pix"][metric], linestyle="-.", color="black", label="pix2pix (paired)")
+                axes.set_title(f"{TITLES[direction]} {metric.upper()}", fontsize=9)
+                axes.set_xlabel("minutes of training")
+                if i == 0 and j == 0:
+                    axes.legend(fontsize=7)
+
+    return figure_png(draw)
 
 
 def trained_so_far(run: RunDir) -> tuple[int, float]:
@@ -120,15 +173,57 @@ def trained_so_far(run: RunDir) -> tuple[int, float]:
     return len(rows), sum(float(row["seconds"]) for row in rows) / 60
 
 
-def train_and_score(flags: list[str], minutes: float, source: Source | None = None) -> tuple[RunDir, Source, dict]:
-    """Train ``train.py`` ``flags`` with ``--holdout`` within ``minutes`` of training in all, and score the run."""
+class QualityCurve(keras.callbacks.Callback):
+    """Scores the test pairs with the generators as they are, after each ``every`` minutes of training.
+
+    Minutes are those of ``history.csv`` (training, not scoring or checkpoints), so a resumed run goes on
+    counting; the points are kept in the run directory's ``quality_curve.json``.
+    """
+
+    def __init__(self, run: RunDir, source: Source, every: float):
+        super().__init__()
+        self.run, self.source, self.every = run, source, every
+        self.path = run.root / CURVE_FILE
+        self.points = read_curve(run)
+
+    def on_epoch_end(self, epoch, logs=None):
+        epochs, minutes = trained_so_far(self.run)
+        if minutes < (self.points[-1]["minutes"] if self.points else 0.0) + self.every:
+            return
+        point = {"epoch": epochs, "minutes": round(minutes, 2)}
+        for direction, generator in self.model.translators().items():
+            side = SOURCE_DOMAIN[direction]
+            predictions = translate_slices(generator, [pair[side].image for pair in self.source.pairs])
+            scores = summarize([pair[side].name for pair in self.source.pairs],
+                               [pair[1 - side].image for pair in self.source.pairs], predictions)
+            point[direction] = {"psnr": scores["psnr"], "ssim": scores["ssim"]}
+        self.points = [p for p in self.points if p["epoch"] < epochs] + [point]
+        write_atomic(self.path, json.dumps(self.points, indent=2) + "\n")
+        print(f"after {minutes:.1f} min (epoch {epochs}): " + ", ".join(
+            f"{TITLES[d]} {point[d]['psnr']:.2f} dB / {point[d]['ssim']:.3f}" for d in TITLES if d in point),
+            flush=True)
+
+
+def read_curve(run: RunDir) -> list[dict]:
+    """The quality-curve points of a run (none yet: an empty list)."""
+    path = run.root / CURVE_FILE
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def train_and_score(flags: list[str], minutes: float, source: Source | None = None,
+                    curve_every: float = 0.0) -> tuple[RunDir, Source, dict]:
+    """Train ``train.py`` ``flags`` with ``--holdout`` within ``minutes`` of training in all, and score the run.
+
+    With ``curve_every`` > 0 the test pairs are also scored after each that many minutes (``QualityCurve``).
+    """
     options = train_options(parse_train_args([*flags, "--holdout"]))
     run = RunDir.at(options.out)
+    source = source or dataset_source(options.data, accept_checksum=options.accept_checksum)
     left = minutes - trained_so_far(run)[1]
     if left > 0 or not run.generators.is_dir():
-        train(options, extra_callbacks=[TimeBudget(max(left, 0.0))])
-    source = source or dataset_source(options.data, accept_checksum=options.accept_checksum)
-    return run, source, evaluate(run, source, write_translations=False)
+        curve = [QualityCurve(run, source, curve_every)] if curve_every > 0 else []
+        train(options, extra_callbacks=[TimeBudget(max(left, 0.0)), *curve])
+    return run, source, evaluate(run, source, write_translations=False, training=training_fingerprints(options))
 
 
 def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, source: Source, extra: list[str]) -> dict:
@@ -154,10 +249,14 @@ def main() -> int:
     parser.add_argument("--pix2pix-flags", default="", metavar="'FLAGS'",
                         help="train.py flags for the pix2pix runs, after " + " ".join(PIX2PIX_FLAGS)
                              + " (write --pix2pix-flags='--filters 16')")
+    parser.add_argument("--curve-every", type=float, default=5.0, metavar="MIN",
+                        help="score the test pairs after each MIN minutes of training, for the time-to-quality "
+                             "curve (0: only at the end; default: %(default)s)")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
     args, train_flags = parser.parse_known_args()
 
-    run, source, results = train_and_score([*train_flags, "--out", args.out], args.minutes)
+    run, source, results = train_and_score([*train_flags, "--out", args.out], args.minutes,
+                                           curve_every=args.curve_every)
     options = train_options(parse_train_args([*train_flags, "--out", args.out]))
     for direction, scores in baseline_scores(source).items():
         results[direction]["baselines"] = scores
@@ -166,6 +265,13 @@ def main() -> int:
             results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,
                                                            args.pix2pix_flags.split())
     epochs, minutes = trained_so_far(run)
+    curve = read_curve(run)
+    if curve and curve[-1]["epoch"] < epochs:
+        curve.append({"epoch": epochs, "minutes": round(minutes, 2),
+                      **{d: {m: results[d][m] for m in ("psnr", "ssim")} for d in results}})
+    for direction in results:
+        results[direction]["curve"] = [{"epoch": p["epoch"], "minutes": p["minutes"], **p[direction]} for p in curve]
+        results[direction]["minutes_to"] = milestones(results[direction])
 
     reports = Path(args.reports)
     command = " ".join(["python bench/quality.py", *sys.argv[1:]])
@@ -174,6 +280,8 @@ def main() -> int:
     for direction in results:
         write_atomic(reports / f"quality_{direction}.png", examples_figure(run, source, direction))
     write_atomic(reports / "quality_losses.png", losses_figure(run))
+    if curve:
+        write_atomic(reports / "quality_curve.png", curve_figure(results))
     print((reports / "quality.md").read_text())
     return 0
 

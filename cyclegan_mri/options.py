@@ -36,6 +36,11 @@ class TrainOptions:
     pairs: str | None = None
     gan_loss: str = "bce"
     pool_size: int = 0
+    lambda_structure: float = 0.0
+    structure: str = "mind"
+    lambda_nce: float | None = None
+    nce_temperature: float = 0.07
+    nce_patches: int = 256
     lr_schedule: str = "constant"
     augment: bool = False
     holdout: bool = False
@@ -68,14 +73,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-# Generators that pad to their own stride and crop back accept any image size.
-ANY_SIZE_GENERATORS = ("unet",)
-
 # Defaults that differ by --model (pix2pix: the networks of Isola et al. and their 200 epochs).
 MODEL_DEFAULTS: dict[str, dict] = {
     "cyclegan": {},
     "pix2pix": dict(generator="unet", discriminator="patchgan", epochs=200),
+    # CUT's reference settings: a 9-block ResNet, the 70x70 PatchGAN, least squares, 200 + 200 epochs with
+    # the rate decayed over the second half (FastCUT: 150 + 50, here decayed over the second half too).
+    "cut": dict(generator="resnet9", discriminator="patchgan", gan_loss="lsgan", lr_schedule="linear", epochs=400),
+    "fastcut": dict(generator="resnet9", discriminator="patchgan", gan_loss="lsgan", lr_schedule="linear",
+                    epochs=200),
 }
+CUT_MODELS = ("cut", "fastcut")
 
 # Named settings that replace the defaults; flags given explicitly still win.
 PRESETS: dict[str, dict] = {
@@ -91,17 +99,6 @@ def image_size(text: str) -> int:
     if value < 8:
         raise argparse.ArgumentTypeError(f"{value} is too small: at least 8 pixels")
     return value
-
-
-def check_image_size(options: "TrainOptions") -> None:
-    """Refuse sizes the chosen generator cannot take (its two stride-2 steps need multiples of 4)."""
-    if options.generator in ANY_SIZE_GENERATORS:
-        return
-    odd = [v for v in options.image_size if v % 4]
-    if odd:
-        raise UserError(f"--image-size {odd[0]} is not a multiple of 4, which the {options.generator} generator "
-                        f"needs (it downsamples twice); choose another size or --generator "
-                        f"{'/'.join(ANY_SIZE_GENERATORS)}, which pads and crops back")
 
 
 def positive_int(text: str) -> int:
@@ -148,13 +145,16 @@ def train_parser() -> argparse.ArgumentParser:
                                                  for k, v in PRESETS["cpu"].items()).replace(" True", ""))
     parser.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=d.model,
                         help="cyclegan: unpaired, both directions (the tutorial); pix2pix: aligned pairs, one "
-                             "--direction, with defaults --generator unet --discriminator patchgan --epochs 200")
+                             "--direction, with defaults --generator unet --discriminator patchgan --epochs 200; "
+                             "cut / fastcut: unpaired, one contrastive one-sided model per direction, with "
+                             "defaults --generator resnet9 --discriminator patchgan --gan-loss lsgan "
+                             "--lr-schedule linear --epochs 400 / 200")
     parser.add_argument("--epochs", type=positive_int, default=d.epochs,
                         help="total number of epochs to reach (a resumed run continues counting)")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
     parser.add_argument("--image-size", type=image_size, nargs=2, default=list(d.image_size), metavar=("H", "W"),
-                        help="rows and columns every slice is resized to; multiples of 4 except for the "
-                             "unet generator, which pads and crops back (the dataset's slices are 217 181)")
+                        help="rows and columns every slice is resized to (the dataset's slices are 217 181; "
+                             "generators pad by reflection to their stride and crop back, so any size works)")
     parser.add_argument("--filters", type=positive_int, default=d.filters,
                         help="width of the first layer of every network (64 is the tutorial's model)")
     parser.add_argument("--generator", default=d.generator,
@@ -168,6 +168,13 @@ def train_parser() -> argparse.ArgumentParser:
                         help="weight of each direction's cycle-consistency L1 loss")
     parser.add_argument("--lambda-identity", type=float, default=d.lambda_identity,
                         help="weight of the identity L1 loss")
+    cut = parser.add_argument_group("CUT and FastCUT (--model cut, --model fastcut)")
+    cut.add_argument("--lambda-nce", type=float, default=d.lambda_nce, metavar="W",
+                     help="weight of the PatchNCE loss (default: 1 for cut, 10 for fastcut)")
+    cut.add_argument("--nce-temperature", type=float, default=d.nce_temperature,
+                     help="temperature of the PatchNCE softmax")
+    cut.add_argument("--nce-patches", type=positive_int, default=d.nce_patches,
+                     help="locations sampled per encoder layer and image for PatchNCE")
     pix2pix = parser.add_argument_group("pix2pix (--model pix2pix)")
     pix2pix.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=d.direction,
                          help="the one direction a pix2pix run learns")
@@ -184,6 +191,13 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pool-size", type=int, default=d.pool_size,
                         help="show each discriminator a history of this many past fakes (the paper uses 50; "
                              "0 = only the newest, as the tutorial; single device only)")
+    parser.add_argument("--lambda-structure", type=float, default=d.lambda_structure, metavar="W",
+                        help="weight of a structure-consistency loss between each image and its translation "
+                             "(same anatomy, new contrast); 0 = none, as the tutorial")
+    parser.add_argument("--structure", choices=("mind", "gradient"), default=d.structure,
+                        help="the structure loss: mind (modality-independent neighbourhood descriptors, "
+                             "Heinrich et al. 2012) or gradient (normalised cross-correlation of gradient "
+                             "magnitudes)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial), or held for the first half of --epochs and "
                              "decayed linearly, epoch by epoch, to zero in the second (the paper); raising --epochs "
@@ -234,21 +248,34 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     if values.get("verbose") is None:
         values["verbose"] = "auto"
     options = TrainOptions(**values)
-    check_image_size(options)
     check_model_flags(options)
     return options
 
 
 def check_model_flags(options: TrainOptions) -> None:
-    """Refuse pix2pix-only flags on a CycleGAN run, rather than silently ignoring them."""
-    if options.model == "pix2pix":
-        return
+    """Refuse flags the chosen model would silently ignore: pix2pix's on a CycleGAN run, and the reverse."""
     defaults = TrainOptions()
-    given = [f"--{name.replace('_', '-')}" for name in ("direction", "pairs", "norm", "lambda_l1")
-             if getattr(options, name) != getattr(defaults, name)]
-    if given:
-        raise UserError(f"{', '.join(given)} only apply to --model pix2pix (the CycleGAN learns both directions "
-                        "from unpaired data, with instance normalisation in every network)")
+
+    def given(names):
+        return [f"--{name.replace('_', '-')}" for name in names if getattr(options, name) != getattr(defaults, name)]
+
+    if options.model not in CUT_MODELS and given(("lambda_nce", "nce_temperature", "nce_patches")):
+        raise UserError(f"{', '.join(given(('lambda_nce', 'nce_temperature', 'nce_patches')))} only apply to "
+                        "--model cut and fastcut")
+    if options.model in CUT_MODELS:
+        cycle = given(("lambda_cycle", "lambda_identity", "pool_size"))
+        if cycle:
+            raise UserError(f"{', '.join(cycle)} do not apply to --model {options.model} (no cycle: its "
+                            "generators are held to their source by PatchNCE)")
+    if options.model == "pix2pix":
+        if given(("lambda_structure",)):
+            raise UserError("--lambda-structure only applies to the unpaired models (pix2pix is held to the "
+                            "anatomy by its L1 distance to the aligned target)")
+        return
+    paired_only = given(("direction", "pairs", "norm", "lambda_l1"))
+    if paired_only:
+        raise UserError(f"{', '.join(paired_only)} only apply to --model pix2pix (the unpaired models learn both "
+                        "directions, with instance normalisation in every network)")
 
 
 def load_run_options(out: str | Path) -> TrainOptions | None:

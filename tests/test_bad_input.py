@@ -64,7 +64,7 @@ CASES = [
     ("not a rar archive", lambda t, a: written(t / "x.RAR", b"hello"), [], 2, "not a RAR archive"),
     ("archive with another checksum", truncated_archive, [], 2, "--accept-checksum"),
     ("truncated archive, checksum accepted", truncated_archive, ["--accept-checksum"], 2, "short.RAR"),
-    ("size not divisible by 4", lambda t, a: a, ["--image-size", "30", "32"], 2, "multiple of 4"),
+    ("image size too small", lambda t, a: a, ["--image-size", "5", "32"], 2, "at least 8 pixels"),
     ("batch larger than a domain", lambda t, a: dataset(t), ["--batch", "9"], 2, "--batch 9"),
     ("zero epochs", lambda t, a: a, ["--epochs", "0"], 2, "--epochs: must be at least 1"),
     ("negative epochs", lambda t, a: a, ["--epochs", "-3"], 2, "--epochs: must be at least 1"),

@@ -27,9 +27,9 @@ def test_help_explains_every_flag(script, flags):
 
 
 def test_bad_flag_values_are_refused_by_the_parser():
-    result = subprocess.run([sys.executable, "train.py", "--image-size", "30", "32"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "train.py", "--image-size", "5", "32"], cwd=ROOT,
                             capture_output=True, text=True)
-    assert result.returncode == 2 and "multiple of 4" in result.stderr
+    assert result.returncode == 2 and "at least 8 pixels" in result.stderr
 
 
 def test_make_gif_takes_every_kth_grid_and_the_last(tiny_run):

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks import GENERATORS, build_generator
@@ -85,9 +86,18 @@ def test_resnet_output_is_not_normalised():
     assert "out_norm" not in [layer.name for layer in generator.layers]
 
 
-def test_resnet_rejects_sizes_that_two_halvings_would_change():
-    with pytest.raises(UserError, match="multiples of 4"):
-        build_generator("resnet6", (30, 22, 1), filters=4)
+@pytest.mark.parametrize("architecture", ["tutorial", "resnet6", "unet"])
+def test_every_generator_keeps_sizes_that_its_strides_do_not_divide(architecture):
+    generator = build_generator(architecture, (30, 21, 1), filters=4)
+    image = tf.random.uniform((2, 30, 21, 1), -1, 1)
+    assert generator(image).shape == (2, 30, 21, 1)
+    # The padding mirrors the image: the bottom rows see what they would see inside it, not zeros.
+    assert "pad" in [layer.name for layer in generator.layers]
+
+
+def test_generators_add_no_padding_where_the_size_fits():
+    generator = build_generator("tutorial", (32, 24, 1), filters=4)
+    assert not {"pad", "crop"} & {layer.name for layer in generator.layers}
 
 
 # Reflection padding

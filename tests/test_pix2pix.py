@@ -110,14 +110,12 @@ def test_preset_cpu_sets_its_defaults_and_explicit_flags_win():
     assert train_options(parse_train_args(["--preset", "cpu", "--filters", "8"])).filters == 8
 
 
-def test_only_the_unet_takes_sizes_that_are_not_multiples_of_4():
-    from cyclegan_mri.errors import UserError
+def test_every_generator_accepts_the_datasets_native_size():
     from cyclegan_mri.options import parse_train_args, train_options
 
-    assert train_options(parse_train_args(["--generator", "unet", "--image-size", "217", "181"])).image_size == (217,
-                                                                                                                   181)
-    with pytest.raises(UserError, match="not a multiple of 4"):
-        train_options(parse_train_args(["--image-size", "217", "181"]))
+    for generator in ("tutorial", "resnet6", "unet"):
+        options = train_options(parse_train_args(["--generator", generator, "--image-size", "217", "181"]))
+        assert options.image_size == (217, 181)
 
 
 def test_one_epoch_on_the_training_pairs_is_scored_by_evaluate(archive, tmp_path, capsys):

@@ -12,7 +12,8 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     result = subprocess.run(
         [sys.executable, "bench/quality.py", "--out", str(tmp_path / "run"), "--reports", str(reports),
          "--minutes", "0", "--epochs", "3", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
-         "--verbose", "0", "--pix2pix-minutes", "0.001", "--pix2pix-flags=--image-size 16 16 --filters 2"],
+         "--verbose", "0", "--pix2pix-minutes", "0.001", "--pix2pix-flags=--image-size 16 16 --filters 2",
+         "--curve-every", "0.0001"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((reports / "quality.json").read_text())
@@ -27,6 +28,12 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
     assert "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
+    # The time-to-quality curve scored the generators at the end of the one epoch, as trained.
+    for direction in ("t1_to_t2", "t2_to_t1"):
+        (point,) = results[direction]["curve"]
+        assert point["epoch"] == 1 and point["minutes"] > 0
+        assert abs(point["psnr"] - results[direction]["psnr"]) < 1.0
+    assert "## Time to quality" in report and (reports / "quality_curve.png").stat().st_size > 0
 
 
 def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
@@ -63,3 +70,15 @@ def test_the_seed_report_gives_each_scores_mean_and_range_and_whether_a_variant_
     assert "| float32 | 40 | 11.0 | 16.00 [15.00, 17.00] | 0.450 [0.400, 0.500] |" in text
     assert ("- `bfloat16`: T1 -> T2 PSNR yes, T1 -> T2 SSIM no, T2 -> T1 PSNR no, T2 -> T1 SSIM yes") in text
     assert "| bfloat16 | 1 | 16.20 / 0.650 | 18.50 / 0.600 |" in text
+
+
+def test_time_to_quality_milestones_are_the_first_minutes_a_score_was_reached():
+    sys.path.insert(0, str(ROOT))
+    from bench.quality import milestones
+
+    baselines = {"identity": {"psnr": 10.0, "ssim": 0.0}, "lookup_table": {"psnr": 20.0, "ssim": 0.8}}
+    curve = [{"minutes": 2.0, "psnr": 12.0, "ssim": 0.3}, {"minutes": 4.0, "psnr": 16.0, "ssim": 0.5},
+             {"minutes": 6.0, "psnr": 21.0, "ssim": 0.7}, {"minutes": 8.0, "psnr": 20.5, "ssim": 0.85}]
+    assert milestones({"curve": curve, "baselines": baselines}) == {
+        "identity_plus_5db": 4.0, "lookup_table_psnr": 6.0, "lookup_table": 8.0, "best_psnr": 6.0}
+    assert milestones({"curve": curve[:2], "baselines": baselines})["lookup_table"] is None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.cut import CUT
 from cyclegan_mri.models.cyclegan import CycleGAN
 from cyclegan_mri.models.pix2pix import Pix2Pix
 
-MODELS: dict[str, type[TranslationModel]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
+MODELS: dict[str, type[TranslationModel]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix, "cut": CUT, "fastcut": CUT}
 
 
 def model_class(name: str) -> type[TranslationModel]:

@@ -96,9 +96,11 @@ class TranslationModel(keras.Model):
         """
         with tf.GradientTape(persistent=True) as tape:
             step_losses = compute_losses()
-            scaled = {name: optimizer.scale_loss(step_losses[name]) for name, _, optimizer in updates}
-        for name, network, optimizer in updates:
-            gradients = tape.gradient(scaled[name], network.trainable_variables)
+            # Per update, not per loss: two networks descending one loss (a generator and its heads) each
+            # have their own float16 loss scale.
+            scaled = [optimizer.scale_loss(step_losses[name]) for name, _, optimizer in updates]
+        for (name, network, optimizer), loss in zip(updates, scaled):
+            gradients = tape.gradient(loss, network.trainable_variables)
             optimizer.apply_gradients(zip(gradients, network.trainable_variables))
         del tape
         return self._record(step_losses)

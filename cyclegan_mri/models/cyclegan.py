@@ -15,6 +15,7 @@ import tensorflow as tf
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel
 from cyclegan_mri.models.image_pool import ImagePool
+from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss")
@@ -27,16 +28,23 @@ DISCRIMINATOR_SETTINGS = {"patchgan": dict(norm="instance")}
 
 
 class CycleGAN(TranslationModel):
-    """Two generators and two PatchGAN discriminators trained with adversarial, cycle and identity losses."""
+    """Two generators and two PatchGAN discriminators trained with adversarial, cycle and identity losses.
+
+    ``lambda_structure`` > 0 adds a structure-consistency loss (``structure``: "mind" or "gradient", see
+    ``models/structure.py``) between each real image and its translation.
+    """
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
-                 gan_loss: str = "bce", pool_size: int = 0, **kwargs):
+                 gan_loss: str = "bce", pool_size: int = 0, lambda_structure: float = 0.0,
+                 structure: str = "mind", **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
         self.gan_loss = gan_loss
+        self.lambda_structure = lambda_structure
+        self.structure_loss = STRUCTURE_LOSSES[structure]
         # One pool of past fakes per discriminator; none (the tutorial) when pool_size is 0.
         self.pools = {name: ImagePool(pool_size, image_shape, name=name) for name in ("pool_x", "pool_y")
                       } if pool_size else {}
@@ -48,13 +56,16 @@ class CycleGAN(TranslationModel):
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
         self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y",
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+        # The structure term is logged only when it is used, so the tutorial's history keeps its columns.
+        names = LOSS_NAMES + (("structure_loss",) if lambda_structure else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @classmethod
     def from_options(cls, options) -> "CycleGAN":
         return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
-                   lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size)
+                   lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size,
+                   lambda_structure=options.lambda_structure, structure=options.structure)
 
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
@@ -117,14 +128,23 @@ class CycleGAN(TranslationModel):
                                      + losses.mean_absolute_error(real_y, out["cycled_y"]))
         identity_g = self.lambda_identity * losses.mean_absolute_error(real_y, out["same_y"])
         identity_f = self.lambda_identity * losses.mean_absolute_error(real_x, out["same_x"])
-        return {
-            "gen_g_loss": losses.generator_adversarial(out["disc_fake_y"], self.gan_loss) + cycle + identity_g,
-            "gen_f_loss": losses.generator_adversarial(out["disc_fake_x"], self.gan_loss) + cycle + identity_f,
+        structure_g = structure_f = 0.0
+        if self.lambda_structure:
+            structure_g = self.lambda_structure * self.structure_loss(real_x, out["fake_y"])
+            structure_f = self.lambda_structure * self.structure_loss(real_y, out["fake_x"])
+        step = {
+            "gen_g_loss": (losses.generator_adversarial(out["disc_fake_y"], self.gan_loss) + cycle + identity_g
+                           + structure_g),
+            "gen_f_loss": (losses.generator_adversarial(out["disc_fake_x"], self.gan_loss) + cycle + identity_f
+                           + structure_f),
             "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_pooled_x"], self.gan_loss),
             "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_pooled_y"], self.gan_loss),
             "cycle_loss": cycle,
             "identity_loss": identity_g + identity_f,
         }
+        if self.lambda_structure:
+            step["structure_loss"] = structure_g + structure_f
+        return step
 
     def train_step(self, data):
         real_x, real_y = data

@@ -5,7 +5,8 @@ the command line pick it up by its name.
 
 Generators: "tutorial" (the TensorFlow tutorial's, concatenating blocks),
 "resnet6" and "resnet9" (the CycleGAN paper's ResNet with 6 or 9 additive
-residual blocks) and "unet" (the pix2pix U-Net). Discriminators: "tutorial"
+residual blocks), "unet" (the pix2pix U-Net) and "contrast" (a per-pixel
+intensity map with a small-context correction). Discriminators: "tutorial"
 (the tutorial's PatchGAN) and "patchgan" (pix2pix's 70x70 PatchGAN, batch or
 instance normalisation).
 """
@@ -18,6 +19,7 @@ from functools import partial
 import keras
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks.contrast import contrast_generator
 from cyclegan_mri.networks.patchgan import patchgan_discriminator
 from cyclegan_mri.networks.resnet import resnet_generator
 from cyclegan_mri.networks.tutorial import tutorial_discriminator, tutorial_generator
@@ -28,6 +30,7 @@ GENERATORS: dict[str, Callable[..., keras.Model]] = {
     "resnet6": partial(resnet_generator, n_blocks=6),
     "resnet9": partial(resnet_generator, n_blocks=9),
     "unet": unet_generator,
+    "contrast": contrast_generator,
 }
 DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {"tutorial": tutorial_discriminator,
                                                           "patchgan": patchgan_discriminator}

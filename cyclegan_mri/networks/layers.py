@@ -134,3 +134,28 @@ def normalization(x, norm: str, name: str):
     # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), scale initialised like the convolutions.
     return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
                                            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))(x)
+
+
+def pad_to_multiple(x, step: int, name: str = "pad"):
+    """Pad a fixed-size NHWC tensor at the bottom and right, by reflection, to multiples of ``step``.
+
+    Returns the padded tensor and the ``(rows, columns)`` added, for :func:`crop_back`. Generators that
+    downsample call it so that they take images of any size (the dataset's 217x181 among them) instead
+    of needing a resize that costs detail. Nothing is added when the sizes already fit.
+    """
+    height, width = x.shape[1], x.shape[2]
+    if height is None or width is None:
+        raise ValueError("padding to a stride needs a fixed image size")
+    pads = (-height % step, -width % step)
+    if pads[0] >= height or pads[1] >= width:
+        raise ValueError(f"{height}x{width} is too small to pad by reflection to a multiple of {step}")
+    if any(pads):
+        x = ReflectionPadding2D(((0, pads[0]), (0, pads[1])), name=name)(x)
+    return x, pads
+
+
+def crop_back(x, pads: tuple[int, int], name: str = "crop"):
+    """Undo :func:`pad_to_multiple`: drop the rows and columns it added."""
+    if any(pads):
+        x = keras.layers.Cropping2D(((0, pads[0]), (0, pads[1])), name=name)(x)
+    return x

@@ -12,7 +12,8 @@ from __future__ import annotations
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import InstanceNormalization, ReflectionPadding2D, conv_init
+from cyclegan_mri.networks.layers import (InstanceNormalization, ReflectionPadding2D, conv_init, crop_back,
+                                         pad_to_multiple)
 
 PADDINGS = ("reflect", "zero")
 
@@ -39,19 +40,22 @@ def _residual_block(x, filters: int, padding: str, index: int):
 
 def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blocks: int = 9,
                      padding: str = "reflect", name: str = "generator") -> keras.Model:
-    """A CycleGAN ResNet generator; output shape == input shape (H and W must be multiples of 4).
+    """A CycleGAN ResNet generator; output shape == input shape.
+
+    Sizes that are not multiples of 4 are padded by reflection at the bottom and right and cropped back.
 
     ``padding`` is "reflect" (the reference) or "zero" (Keras "same" padding everywhere).
     """
     if padding not in PADDINGS:
         raise UserError(f"unknown padding {padding!r}; choose one of: {', '.join(PADDINGS)}")
     height, width = input_shape[0], input_shape[1]
-    if any(size is not None and (size < 4 or size % 4) for size in (height, width)):
-        # Two stride-2 steps down and up would give back a different size.
-        raise UserError(f"the ResNet generator needs H and W that are multiples of 4, got {height}x{width}")
+    if height is None or width is None or min(height, width) < 4:
+        raise UserError(f"the ResNet generator needs a fixed size of at least 4x4, got {height}x{width}")
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _padded_conv(inputs, filters, 7, padding, name="down0_conv")
+    # Two stride-2 steps down and up give back the input's size only for multiples of 4.
+    x, pads = pad_to_multiple(inputs, 4)
+    x = _padded_conv(x, filters, 7, padding, name="down0_conv")
     x = InstanceNormalization(name="down0_norm")(x)
     x = keras.layers.ReLU(name="down0_relu")(x)
     for i, channels in enumerate([2 * filters, 4 * filters], 1):
@@ -68,6 +72,7 @@ def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blo
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
     # No normalisation at the output: it would fix each image's mean and spread, which the target must set.
     x = _padded_conv(x, input_shape[-1], 7, padding, name="out_conv")
+    x = crop_back(x, pads)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_mri.networks.layers import InstanceNormalization, LeakyReLU, conv_init
+from cyclegan_mri.networks.layers import InstanceNormalization, LeakyReLU, conv_init, crop_back, pad_to_multiple
 
 
 def _conv(x, filters, kernel, strides=1, transpose=False, name=None):
@@ -29,9 +29,13 @@ def _concat_block(x, filters: int, index: int):
 
 def tutorial_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blocks: int = 3,
                        name: str = "generator") -> keras.Model:
-    """c7s1-f, d2f, d4f, ``n_blocks`` concatenating blocks of 4f, u2f, uf, c7s1-1 + IN + tanh."""
+    """c7s1-f, d2f, d4f, ``n_blocks`` concatenating blocks of 4f, u2f, uf, c7s1-1 + IN + tanh.
+
+    Sizes that are not multiples of 4 are padded by reflection at the bottom and right and cropped back
+    (the tutorial's 220x184 needs neither).
+    """
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
+    x, pads = pad_to_multiple(inputs, 4)
     for i, (width, kernel, strides) in enumerate([(filters, 7, 1), (2 * filters, 3, 2), (4 * filters, 3, 2)]):
         x = _conv(x, width, kernel, strides, name=f"down{i}_conv")
         x = InstanceNormalization(name=f"down{i}_norm")(x)
@@ -43,6 +47,7 @@ def tutorial_generator(input_shape: tuple[int, int, int], filters: int = 64, n_b
         x = InstanceNormalization(name=f"up{i}_norm")(x)
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
     x = _conv(x, input_shape[-1], 7, name="out_conv")
+    x = crop_back(x, pads)
     x = InstanceNormalization(name="out_norm")(x)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)

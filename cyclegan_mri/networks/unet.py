@@ -21,7 +21,7 @@ import math
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import NORMS, LeakyReLU, ReflectionPadding2D, conv_init, normalization
+from cyclegan_mri.networks.layers import NORMS, LeakyReLU, conv_init, crop_back, normalization, pad_to_multiple
 
 MAX_DEPTH = 8
 DROPOUT_BLOCKS = 3
@@ -50,8 +50,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     if depth < 1:
         raise UserError(f"the U-Net needs at least 1 downsampling, got depth={depth}")
     step = 2 ** depth
-    pad_h, pad_w = -height % step, -width % step
-    if pad_h >= height or pad_w >= width:
+    if -height % step >= height or -width % step >= width:
         raise UserError(f"depth {depth} is too deep for {height}x{width} images: "
                         f"padding to a multiple of {step} would need more than one mirror image")
     # Convolutions without a following norm keep their bias; before batch norm it would duplicate its offset.
@@ -61,9 +60,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
         return filters * min(2 ** i, 8)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if pad_h or pad_w:
-        x = ReflectionPadding2D(((0, pad_h), (0, pad_w)), name="pad")(x)
+    x, pads = pad_to_multiple(inputs, step)
 
     x = keras.layers.Conv2D(widths(0), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                             name="down0_conv")(x)
@@ -90,8 +87,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     x = keras.layers.ReLU(name="up0_relu")(x)
     x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                      name="up0_conv")(x)
-    if pad_h or pad_w:
-        x = keras.layers.Cropping2D(((0, pad_h), (0, pad_w)), name="crop")(x)
+    x = crop_back(x, pads)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)
