@@ -259,9 +259,9 @@ def check_model_flags(options: TrainOptions) -> None:
     def given(names):
         return [f"--{name.replace('_', '-')}" for name in names if getattr(options, name) != getattr(defaults, name)]
 
-    if options.model not in CUT_MODELS and given(("lambda_nce", "nce_temperature", "nce_patches")):
-        raise UserError(f"{', '.join(given(('lambda_nce', 'nce_temperature', 'nce_patches')))} only apply to "
-                        "--model cut and fastcut")
+    nce = given(("lambda_nce", "nce_temperature", "nce_patches"))
+    if options.model not in CUT_MODELS and nce:
+        raise UserError(f"{', '.join(nce)} only apply to --model cut and fastcut")
     if options.model in CUT_MODELS:
         cycle = given(("lambda_cycle", "lambda_identity", "pool_size"))
         if cycle:

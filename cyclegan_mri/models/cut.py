@@ -58,15 +58,17 @@ def projection_heads(channels: list[int], units: int, name: str) -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def sample_patches(features: list[tf.Tensor], count: int) -> list[tf.Tensor]:
-    """``count`` random locations of each feature map (the same ones for every image), as (N, P, C) float32."""
-    patches = []
-    for feature in features:
-        shape = tf.shape(feature)
-        flat = tf.reshape(tf.cast(feature, tf.float32), (shape[0], shape[1] * shape[2], feature.shape[-1]))
+def sample_patches(query: list[tf.Tensor], key: list[tf.Tensor], count: int) -> tuple[list, list]:
+    """The same ``count`` random locations of each layer's query and key features (and of every image),
+    as (N, P, C) float32 each."""
+    sampled_query, sampled_key = [], []
+    for q, k in zip(query, key):
+        shape = tf.shape(q)
         ids = tf.random.shuffle(tf.range(shape[1] * shape[2]))[:count]
-        patches.append(tf.gather(flat, ids, axis=1))
-    return patches
+        for feature, out in ((q, sampled_query), (k, sampled_key)):
+            flat = tf.reshape(tf.cast(feature, tf.float32), (shape[0], shape[1] * shape[2], feature.shape[-1]))
+            out.append(tf.gather(flat, ids, axis=1))
+    return sampled_query, sampled_key
 
 
 def patch_nce(query: tf.Tensor, key: tf.Tensor, temperature: float) -> tf.Tensor:
@@ -162,7 +164,7 @@ class CUT(TranslationModel):
         if flipped is not None:
             # The translation was made from the flipped source: flip its features back to the source's frame.
             query = [tf.where(flipped, tf.reverse(q, [2]), q) for q in query]
-        query, key = sample_patches_pairwise(query, key, self.nce_patches)
+        query, key = sample_patches(query, key, self.nce_patches)
         query = [tf.math.l2_normalize(q, -1) for q in side.heads(query, training=True)]
         key = [tf.math.l2_normalize(k, -1) for k in side.heads(key, training=True)]
         per_layer = [patch_nce(q, k, self.nce_temperature) for q, k in zip(query, key)]
@@ -219,13 +221,3 @@ class CUT(TranslationModel):
     # The same two-direction grid as the CycleGAN's.
     sample_panels = CycleGAN.sample_panels
 
-
-def sample_patches_pairwise(query: list[tf.Tensor], key: list[tf.Tensor], count: int):
-    """The same ``count`` random locations of each layer in the query and key features."""
-    sampled_query, sampled_key = [], []
-    for q, k in zip(query, key):
-        both = sample_patches([tf.concat([q, k], 0)], count)[0]
-        half = tf.shape(q)[0]
-        sampled_query.append(both[:half])
-        sampled_key.append(both[half:])
-    return sampled_query, sampled_key
