@@ -12,6 +12,10 @@ pairs) and the loss curves. Running it again resumes the same run.
 For reference it also trains pix2pix, paired, on the 34 training pairs (one run
 per direction, in ``OUT-pix2pix-DIRECTION``, ``PIX2PIX_FLAGS`` at the slices'
 own size), and reports it under ``pix2pix`` beside the baselines.
+
+With ``--seeds 0 1 2`` it trains once per seed (``OUT-seed0`` ...) and reports
+each score's mean, with its range and every seed's scores and milestones, so
+that a difference between two settings can be told from seed-to-seed noise.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -44,6 +49,7 @@ from cyclegan_mri.training.trainer import train  # noqa: E402
 FIGURE_PAIRS = 3
 CURVE_FILE = "quality_curve.json"
 # A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
+METRICS = ("psnr", "ssim", "nmse")
 PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
 
 
@@ -238,12 +244,77 @@ def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, sourc
     return {**results[direction], "epochs": epochs, "minutes": spent, "flags": flags}
 
 
+def summary(values: list[float]) -> dict:
+    """Mean, range and sample standard deviation of one score over seeds, with the values themselves."""
+    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan, "values": list(values)}
+
+
+def with_curve(run: RunDir, results: dict, baselines: dict) -> dict:
+    """``results`` with each direction's baselines, its time-to-quality curve (closed by the final scores)
+    and the minutes to its milestones."""
+    epochs, minutes = trained_so_far(run)
+    curve = read_curve(run)
+    if curve and curve[-1]["epoch"] < epochs:
+        curve.append({"epoch": epochs, "minutes": round(minutes, 2),
+                      **{d: {m: results[d][m] for m in ("psnr", "ssim")} for d in results}})
+    for direction in results:
+        results[direction]["baselines"] = baselines[direction]
+        results[direction]["curve"] = [{"epoch": p["epoch"], "minutes": p["minutes"], **p[direction]}
+                                       for p in curve]
+        results[direction]["minutes_to"] = milestones(results[direction])
+    return results
+
+
+def over_seeds(per_seed: dict[int, dict]) -> dict:
+    """Each direction's scores as their mean over seeds (what the report's tables show), with the spread of
+    every score and of every milestone, and each seed's own results under ``seeds``."""
+    first = next(iter(per_seed.values()))
+    merged = {}
+    for direction in first:
+        runs = [results[direction] for results in per_seed.values()]
+        spread = {m: summary([r[m] for r in runs]) for m in METRICS}
+        reached = {k: [r["minutes_to"][k] for r in runs] for k in first[direction]["minutes_to"]}
+        merged[direction] = {**{m: spread[m]["mean"] for m in METRICS}, "spread": spread,
+                             "baselines": first[direction]["baselines"], "curve": first[direction]["curve"],
+                             "minutes_to": first[direction]["minutes_to"], "minutes_to_per_seed": reached,
+                             "seeds": {str(seed): {k: v for k, v in results[direction].items() if k != "baselines"}
+                                       for seed, results in per_seed.items()}}
+    return merged
+
+
+def seeds_markdown(results: dict, seeds: list[int]) -> str:
+    lines = [f"## Over seeds {', '.join(map(str, seeds))}", "",
+             "The model's scores above are the means over the seeds; here each score's mean [min, max], and "
+             "the minutes each seed took to reach the identity + 5 dB and the lookup table's PSNR "
+             "(the curve and the figures are those of the first seed).", "",
+             "| direction | PSNR (dB) | SSIM | NMSE | minutes to identity + 5 dB | minutes to lookup table PSNR |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for direction, r in results.items():
+        cells = [f"{r['spread'][m]['mean']:.{k}f} [{r['spread'][m]['min']:.{k}f}, {r['spread'][m]['max']:.{k}f}]"
+                 for m, k in (("psnr", 2), ("ssim", 3), ("nmse", 4))]
+        reached = [", ".join("-" if v is None else f"{v:.1f}" for v in r["minutes_to_per_seed"][key])
+                   for key in ("identity_plus_5db", "lookup_table_psnr")]
+        lines.append(f"| {TITLES[direction]} | " + " | ".join(cells + reached) + " |")
+    lines += ["", "| seed | epochs | minutes | " + " | ".join(TITLES[d] for d in results) + " |",
+              "| ---: | ---: | ---: | " + " | ".join("---:" for _ in results) + " |"]
+    first = next(iter(results.values()))
+    for seed, own in first["seeds"].items():
+        cells = [f"{r['seeds'][seed]['psnr']:.2f} / {r['seeds'][seed]['ssim']:.3f}" for r in results.values()]
+        lines.append(f"| {seed} | {own['epochs']} | {own['minutes']:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s)")
+    parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s; with "
+                        "--seeds, OUT-seedS for each seed S)")
     parser.add_argument("--minutes", type=float, default=60.0,
                         help="training time budget, counting what a resumed run already spent; training ends "
                              "at the first epoch end past it")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                        help="train once per seed and report the mean and range of every score (one seed is "
+                             "an anecdote); default: one run, with train.py's --seed if given")
     parser.add_argument("--pix2pix-minutes", type=float, default=10.0,
                         help="training time budget of each pix2pix reference run (0: no pix2pix rows)")
     parser.add_argument("--pix2pix-flags", default="", metavar="'FLAGS'",
@@ -254,35 +325,44 @@ def main() -> int:
                              "curve (0: only at the end; default: %(default)s)")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
     args, train_flags = parser.parse_known_args()
+    if args.seeds and "--seed" in train_flags:
+        parser.error("give the seeds with --seeds alone, not --seed as well")
 
-    run, source, results = train_and_score([*train_flags, "--out", args.out], args.minutes,
-                                           curve_every=args.curve_every)
-    options = train_options(parse_train_args([*train_flags, "--out", args.out]))
-    for direction, scores in baseline_scores(source).items():
-        results[direction]["baselines"] = scores
+    runs = ([(seed, [*train_flags, "--seed", str(seed), "--out", f"{args.out}-seed{seed}"]) for seed in args.seeds]
+            if args.seeds else [(None, [*train_flags, "--out", args.out])])
+    per_seed, source, baselines = {}, None, None
+    for seed, flags in runs:
+        run, source, results = train_and_score(flags, args.minutes, source, curve_every=args.curve_every)
+        baselines = baselines or baseline_scores(source)
+        per_seed[seed] = with_curve(run, results, baselines)
+        epochs, minutes = trained_so_far(run)
+        for direction in results:
+            results[direction].update(epochs=epochs, minutes=minutes)
+        if len(runs) > 1:
+            print(f"seed {seed}: " + ", ".join(f"{TITLES[d]} {results[d]['psnr']:.2f} dB / {results[d]['ssim']:.3f}"
+                                               for d in results), flush=True)
+    first_run = RunDir.at(train_options(parse_train_args(runs[0][1])).out)
+    results = over_seeds(per_seed) if args.seeds else per_seed[None]
+    options = train_options(parse_train_args(runs[0][1]))
     if args.pix2pix_minutes > 0:
         for direction in results:
             results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,
                                                            args.pix2pix_flags.split())
-    epochs, minutes = trained_so_far(run)
-    curve = read_curve(run)
-    if curve and curve[-1]["epoch"] < epochs:
-        curve.append({"epoch": epochs, "minutes": round(minutes, 2),
-                      **{d: {m: results[d][m] for m in ("psnr", "ssim")} for d in results}})
-    for direction in results:
-        results[direction]["curve"] = [{"epoch": p["epoch"], "minutes": p["minutes"], **p[direction]} for p in curve]
-        results[direction]["minutes_to"] = milestones(results[direction])
+    epochs, minutes = trained_so_far(first_run)
 
     reports = Path(args.reports)
     command = " ".join(["python bench/quality.py", *sys.argv[1:]])
+    markdown = report_markdown(results, command, epochs, minutes)
+    if args.seeds:
+        markdown += "\n" + seeds_markdown(results, args.seeds)
     write_atomic(reports / "quality.json", json.dumps(results, indent=2) + "\n")
-    write_atomic(reports / "quality.md", report_markdown(results, command, epochs, minutes))
+    write_atomic(reports / "quality.md", markdown)
     for direction in results:
-        write_atomic(reports / f"quality_{direction}.png", examples_figure(run, source, direction))
-    write_atomic(reports / "quality_losses.png", losses_figure(run))
-    if curve:
+        write_atomic(reports / f"quality_{direction}.png", examples_figure(first_run, source, direction))
+    write_atomic(reports / "quality_losses.png", losses_figure(first_run))
+    if any(r["curve"] for r in results.values()):
         write_atomic(reports / "quality_curve.png", curve_figure(results))
-    print((reports / "quality.md").read_text())
+    print(markdown)
     return 0
 
 

@@ -24,9 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
-from bench.quality import train_and_score, trained_so_far  # noqa: E402
+from bench.quality import summary, train_and_score, trained_so_far  # noqa: E402
 from cyclegan_mri.evaluation import TITLES  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 
@@ -38,11 +37,6 @@ def variant(text: str) -> tuple[str, list[str]]:
     if not name:
         raise argparse.ArgumentTypeError(f"{text!r}: write NAME=FLAGS, for example bf16='--precision mixed_bfloat16'")
     return name, shlex.split(flags)
-
-
-def summary(values: list[float]) -> dict:
-    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan, "values": values}
 
 
 def report(results: dict, seeds: list[int], command: str) -> str:

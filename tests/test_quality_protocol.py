@@ -82,3 +82,28 @@ def test_time_to_quality_milestones_are_the_first_minutes_a_score_was_reached():
     assert milestones({"curve": curve, "baselines": baselines}) == {
         "identity_plus_5db": 4.0, "lookup_table_psnr": 6.0, "lookup_table": 8.0, "best_psnr": 6.0}
     assert milestones({"curve": curve[:2], "baselines": baselines})["lookup_table"] is None
+
+
+def test_over_seeds_the_report_shows_each_scores_mean_range_and_every_seeds_milestones():
+    sys.path.insert(0, str(ROOT))
+    from bench.quality import over_seeds, seeds_markdown
+
+    baselines = {"identity": {"psnr": 10.0, "ssim": 0.0}, "lookup_table": {"psnr": 20.0, "ssim": 0.8}}
+
+    def run(psnr: float, ssim: float, reached: float | None) -> dict:
+        direction = {"psnr": psnr, "ssim": ssim, "nmse": 0.1, "epochs": 5, "minutes": 3.0, "baselines": baselines,
+                     "curve": [{"epoch": 5, "minutes": 3.0, "psnr": psnr, "ssim": ssim}],
+                     "minutes_to": {"identity_plus_5db": reached, "lookup_table_psnr": None,
+                                    "lookup_table": None, "best_psnr": 3.0}}
+        return {"t1_to_t2": direction, "t2_to_t1": {**direction, "psnr": psnr + 4}}
+
+    merged = over_seeds({0: run(15.0, 0.4, 3.0), 1: run(17.0, 0.6, None), 2: run(16.0, 0.5, 3.0)})
+    forward = merged["t1_to_t2"]
+    assert forward["psnr"] == 16.0 and forward["ssim"] == 0.5
+    assert (forward["spread"]["psnr"]["min"], forward["spread"]["psnr"]["max"]) == (15.0, 17.0)
+    assert forward["spread"]["psnr"]["std"] == 1.0
+    assert forward["minutes_to_per_seed"]["identity_plus_5db"] == [3.0, None, 3.0]
+    assert set(forward["seeds"]) == {"0", "1", "2"} and merged["t2_to_t1"]["psnr"] == 20.0
+    text = seeds_markdown(merged, [0, 1, 2])
+    assert "| T1 -> T2 | 16.00 [15.00, 17.00] | 0.500 [0.400, 0.600] | 0.1000 [0.1000, 0.1000] | 3.0, -, 3.0 |" in text
+    assert "| 1 | 5 | 3.0 | 17.00 / 0.600 | 21.00 / 0.600 |" in text

@@ -15,8 +15,12 @@ T1 and 46 T2 images at batch 4 that is 11 steps: the last step pairs the 3
 remaining T1 images with a full batch of 4 T2 images, and the 12th T2 batch (2
 images, different ones each epoch) is not used in that epoch.
 
-Paired epochs (pix2pix) shuffle the aligned pairs together, and augment both
-images of a pair with the same flip and shift so that they stay aligned.
+Paired epochs (pix2pix) shuffle the aligned pairs together, and augment (and
+crop) both images of a pair with the same flip, shift and window so that they
+stay aligned.
+
+``crop`` trains on random windows of the slices (``--crop``), drawn after the
+augmentation, each image its own window.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import tensorflow as tf
 from cyclegan_mri.errors import UserError
 
 # Salts that give each stream of random numbers of an epoch its own seed.
-_DOMAIN_X, _DOMAIN_Y, _PAIRS = 1, 2, 3
+_DOMAIN_X, _DOMAIN_Y, _PAIRS, _CROP = 1, 2, 3, 4
 
 
 def stream_seed(seed: int | tf.Tensor, epoch: int | tf.Tensor, stream: int) -> tf.Tensor:
@@ -58,15 +62,26 @@ def check_batch_size(batch_size: int, domain_sizes: dict[str, int]) -> None:
                             f"use --batch {size} or less")
 
 
+def random_crop(image: tf.Tensor, size: tuple[int, int], seed: tf.Tensor) -> tf.Tensor:
+    """A ``size`` window of an HWC image at a place drawn from the stateless ``seed`` (every channel alike)."""
+    return tf.image.stateless_random_crop(image, (*size, image.shape[-1]), seed)
+
+
 def _one_epoch(images: tf.Tensor, seed: tf.Tensor, batch_size: int, drop_remainder: bool,
-               augmented: bool) -> tf.data.Dataset:
-    """One epoch of one set of images: permuted by ``seed``, optionally augmented, batched."""
+               augmented: bool, crop: tuple[int, int] | None = None) -> tf.data.Dataset:
+    """One epoch of one set of images: permuted by ``seed``, optionally augmented and cropped, batched."""
     order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(images)[0], dtype=tf.int64), seed)
     dataset = tf.data.Dataset.from_tensor_slices(order).enumerate()
-    if augmented:
-        pick = lambda i, k: augment(tf.gather(images, k), tf.random.experimental.stateless_fold_in(seed, i))  # noqa: E731
-    else:
-        pick = lambda i, k: tf.gather(images, k)  # noqa: E731
+
+    def pick(i, k):
+        image = tf.gather(images, k)
+        item_seed = tf.random.experimental.stateless_fold_in(seed, i)
+        if augmented:
+            image = augment(image, item_seed)
+        if crop is not None:
+            image = random_crop(image, crop, tf.random.experimental.stateless_fold_in(item_seed, _CROP))
+        return image
+
     return dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=drop_remainder)
 
 
@@ -81,25 +96,26 @@ def _run_seed(seed: int | None) -> int:
 
 def unpaired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
                      drop_remainder: bool = False, augmented: bool = False, first_epoch: int = 0,
-                     epochs: int = 1) -> tf.data.Dataset:
+                     epochs: int = 1, crop: tuple[int, int] | None = None) -> tf.data.Dataset:
     """``epochs`` epochs of (x batch, y batch) steps from epoch index ``first_epoch`` on, the two domains zipped
-    as the tutorial does; each domain's order (and augmentation) is drawn from ``seed`` and the epoch index."""
+    as the tutorial does; each domain's order (augmentation, ``crop`` windows) is drawn from ``seed`` and the
+    epoch index."""
     check_batch_size(batch_size, {"T1": len(x), "T2": len(y)})
     seed = _run_seed(seed)
     x, y = tf.constant(x), tf.constant(y)
 
     def epoch(index):
         return tf.data.Dataset.zip((
-            _one_epoch(x, stream_seed(seed, index, _DOMAIN_X), batch_size, drop_remainder, augmented),
-            _one_epoch(y, stream_seed(seed, index, _DOMAIN_Y), batch_size, drop_remainder, augmented)))
+            _one_epoch(x, stream_seed(seed, index, _DOMAIN_X), batch_size, drop_remainder, augmented, crop),
+            _one_epoch(y, stream_seed(seed, index, _DOMAIN_Y), batch_size, drop_remainder, augmented, crop)))
 
     return _epochs(epoch, first_epoch, epochs)
 
 
 def paired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
                    drop_remainder: bool = False, augmented: bool = False, first_epoch: int = 0,
-                   epochs: int = 1) -> tf.data.Dataset:
-    """``epochs`` epochs of (x batch, y batch) steps of aligned pairs, shuffled (and augmented) together."""
+                   epochs: int = 1, crop: tuple[int, int] | None = None) -> tf.data.Dataset:
+    """``epochs`` epochs of (x batch, y batch) steps of aligned pairs, shuffled (augmented, cropped) together."""
     if len(x) != len(y):
         raise ValueError(f"paired data needs as many T1 as T2 images, got {len(x)} and {len(y)}")
     check_batch_size(batch_size, {"aligned pair": len(x)})
@@ -109,7 +125,7 @@ def paired_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | No
     pairs = tf.constant(np.concatenate([x, y], axis=-1))
 
     def epoch(index):
-        batches = _one_epoch(pairs, stream_seed(seed, index, _PAIRS), batch_size, drop_remainder, augmented)
+        batches = _one_epoch(pairs, stream_seed(seed, index, _PAIRS), batch_size, drop_remainder, augmented, crop)
         return batches.map(lambda stacked: (stacked[..., :channels], stacked[..., channels:]))
 
     return _epochs(epoch, first_epoch, epochs)

@@ -8,6 +8,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cyclegan_mri.networks.unet import default_depth
+
+
+def network_input(image_shape: tuple[int, int, int], crop: tuple[int, int] | None,
+                  generator: str) -> tuple[tuple, dict]:
+    """The input shape the networks are built with, and the generator settings that shape needs.
+
+    Trained on ``crop`` windows (``--crop``), the networks take any size, so that the
+    same weights translate whole slices; a U-Net then takes its depth from the crop.
+    """
+    if crop is None:
+        return tuple(image_shape), {}
+    return (None, None, image_shape[-1]), ({"depth": default_depth(*crop)} if generator == "unet" else {})
+
 
 class TranslationModel(keras.Model):
     """A ``keras.Model`` whose ``train_step`` trains one or more image translators.

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.base import TranslationModel, network_input
 from cyclegan_mri.models.cyclegan import DISCRIMINATOR_SETTINGS, GENERATOR_SETTINGS, CycleGAN
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
@@ -99,7 +99,8 @@ class CUT(TranslationModel):
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "resnet9",
                  discriminator: str = "patchgan", variant: str = "cut", lambda_nce: float | None = None,
                  nce_temperature: float = 0.07, nce_patches: int = 256, head_units: int = 256,
-                 gan_loss: str = "lsgan", lambda_structure: float = 0.0, structure: str = "mind", **kwargs):
+                 gan_loss: str = "lsgan", lambda_structure: float = 0.0, structure: str = "mind",
+                 crop: tuple[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         if generator not in NCE_LAYERS:
             raise UserError(f"--model {variant} takes its features from the generator's encoder, which it knows "
@@ -107,6 +108,7 @@ class CUT(TranslationModel):
         settings = VARIANTS[variant]
         self.variant = variant
         self.image_shape = tuple(image_shape)
+        self.crop = crop
         self.lambda_nce = settings["lambda_nce"] if lambda_nce is None else lambda_nce
         self.nce_identity = settings["nce_identity"]
         self.flip_equivariance = settings["flip_equivariance"]
@@ -115,12 +117,13 @@ class CUT(TranslationModel):
         self.lambda_structure = lambda_structure
         self.structure_loss = STRUCTURE_LOSSES[structure]
         self.sides = {}
+        shape, settings = network_input(image_shape, crop, generator)
+        settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings}
         for key, target in (("g", "y"), ("f", "x")):
-            network = build_generator(generator, image_shape, filters, name=f"generator_{key}",
-                                      **GENERATOR_SETTINGS.get(generator, {}))
+            network = build_generator(generator, shape, filters, name=f"generator_{key}", **settings)
             channels = [int(network.get_layer(name).output.shape[-1]) for name in NCE_LAYERS[generator]]
             heads = projection_heads(channels, head_units, name=f"heads_{key}")
-            judge = build_discriminator(discriminator, image_shape, filters, name=f"discriminator_{target}",
+            judge = build_discriminator(discriminator, shape, filters, name=f"discriminator_{target}",
                                         **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
             self.sides[key] = OneSided(network, heads, judge, NCE_LAYERS[generator])
         self.generator_g, self.generator_f = self.sides["g"].generator, self.sides["f"].generator
@@ -135,7 +138,7 @@ class CUT(TranslationModel):
                    discriminator=options.discriminator, variant=options.model, lambda_nce=options.lambda_nce,
                    nce_temperature=options.nce_temperature, nce_patches=options.nce_patches,
                    gan_loss=options.gan_loss, lambda_structure=options.lambda_structure,
-                   structure=options.structure)
+                   structure=options.structure, crop=options.crop)
 
     def compile(self, learning_rate=2e-4, beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Six Adam optimizers: each generator, head set and discriminator; ``loss_scale`` for float16."""

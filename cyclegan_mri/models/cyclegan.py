@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.base import TranslationModel, network_input
 from cyclegan_mri.models.image_pool import ImagePool
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
@@ -37,24 +37,26 @@ class CycleGAN(TranslationModel):
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
                  gan_loss: str = "bce", pool_size: int = 0, lambda_structure: float = 0.0,
-                 structure: str = "mind", **kwargs):
+                 structure: str = "mind", crop: tuple[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
+        self.crop = crop
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
         self.gan_loss = gan_loss
         self.lambda_structure = lambda_structure
         self.structure_loss = STRUCTURE_LOSSES[structure]
         # One pool of past fakes per discriminator; none (the tutorial) when pool_size is 0.
-        self.pools = {name: ImagePool(pool_size, image_shape, name=name) for name in ("pool_x", "pool_y")
+        trained_shape = self.image_shape if crop is None else (*crop, image_shape[-1])
+        self.pools = {name: ImagePool(pool_size, trained_shape, name=name) for name in ("pool_x", "pool_y")
                       } if pool_size else {}
-        self.generator_g = build_generator(generator, image_shape, filters, name="generator_g",
-                                           **GENERATOR_SETTINGS.get(generator, {}))
-        self.generator_f = build_generator(generator, image_shape, filters, name="generator_f",
-                                           **GENERATOR_SETTINGS.get(generator, {}))
-        self.discriminator_x = build_discriminator(discriminator, image_shape, filters, name="discriminator_x",
+        shape, settings = network_input(image_shape, crop, generator)
+        settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings}
+        self.generator_g = build_generator(generator, shape, filters, name="generator_g", **settings)
+        self.generator_f = build_generator(generator, shape, filters, name="generator_f", **settings)
+        self.discriminator_x = build_discriminator(discriminator, shape, filters, name="discriminator_x",
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
-        self.discriminator_y = build_discriminator(discriminator, image_shape, filters, name="discriminator_y",
+        self.discriminator_y = build_discriminator(discriminator, shape, filters, name="discriminator_y",
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
         # The structure term is logged only when it is used, so the tutorial's history keeps its columns.
         names = LOSS_NAMES + (("structure_loss",) if lambda_structure else ())
@@ -65,7 +67,7 @@ class CycleGAN(TranslationModel):
         return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
                    lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size,
-                   lambda_structure=options.lambda_structure, structure=options.structure)
+                   lambda_structure=options.lambda_structure, structure=options.structure, crop=options.crop)
 
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):

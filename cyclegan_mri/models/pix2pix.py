@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.models.base import TranslationModel, network_input
 from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_loss", "gen_gan_loss", "l1_loss", "disc_loss")
@@ -31,16 +31,19 @@ class Pix2Pix(TranslationModel):
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "unet",
                  discriminator: str = "patchgan", direction: str = "t1_to_t2", norm: str = "batch",
-                 lambda_l1: float = 100.0, gan_loss: str = "bce", **kwargs):
+                 lambda_l1: float = 100.0, gan_loss: str = "bce", crop: tuple[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         if direction not in DIRECTIONS:
             raise UserError(f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
         self.image_shape = tuple(image_shape)
+        self.crop = crop
         self.direction = direction
         self.lambda_l1 = lambda_l1
         self.gan_loss = gan_loss
-        self.generator = build_generator(generator, image_shape, filters, name="generator", **_norm(generator, norm))
-        pair_shape = (*image_shape[:-1], 2 * image_shape[-1])
+        shape, settings = network_input(image_shape, crop, generator)
+        self.generator = build_generator(generator, shape, filters, name="generator",
+                                         **_norm(generator, norm), **settings)
+        pair_shape = (*shape[:-1], 2 * shape[-1])
         self.discriminator = build_discriminator(discriminator, pair_shape, filters, name="discriminator",
                                                  **_norm(discriminator, norm))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
@@ -49,7 +52,7 @@ class Pix2Pix(TranslationModel):
     def from_options(cls, options) -> "Pix2Pix":
         return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, direction=options.direction, norm=options.norm,
-                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss)
+                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss, crop=options.crop)
 
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):

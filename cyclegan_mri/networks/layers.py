@@ -136,26 +136,67 @@ def normalization(x, norm: str, name: str):
                                            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))(x)
 
 
-def pad_to_multiple(x, step: int, name: str = "pad"):
-    """Pad a fixed-size NHWC tensor at the bottom and right, by reflection, to multiples of ``step``.
+@keras.saving.register_keras_serializable(package="cyclegan_mri")
+class PadToMultiple(keras.layers.Layer):
+    """Pad NHWC images at the bottom and right, by reflection, to multiples of ``step``, whatever their size.
 
-    Returns the padded tensor and the ``(rows, columns)`` added, for :func:`crop_back`. Generators that
-    downsample call it so that they take images of any size (the dataset's 217x181 among them) instead
-    of needing a resize that costs detail. Nothing is added when the sizes already fit.
+    The amounts are computed from each batch's own shape, so one network takes
+    whole slices and the random crops of ``--crop`` alike. Each amount must be
+    smaller than its axis (a reflection cannot repeat the image).
+    """
+
+    def __init__(self, step: int, **kwargs):
+        super().__init__(**kwargs)
+        if step < 1:
+            raise ValueError(f"step must be at least 1, got {step}")
+        self.step = step
+
+    def call(self, x):
+        shape = tf.shape(x)
+        rows, columns = -shape[1] % self.step, -shape[2] % self.step
+        return tf.pad(x, [[0, 0], [0, rows], [0, columns], [0, 0]], mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        up = lambda n: None if n is None else n + (-n % self.step)  # noqa: E731
+        return batch, up(height), up(width), channels
+
+    def get_config(self):
+        return {**super().get_config(), "step": self.step}
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_mri")
+class CropLike(keras.layers.Layer):
+    """Crop ``[x, reference]`` to ``x``'s top-left rows and columns of ``reference``'s size: undoes PadToMultiple."""
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = tf.shape(reference)
+        return x[:, :shape[1], :shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        x, reference = input_shapes
+        return x[0], reference[1], reference[2], x[3]
+
+
+def pad_to_multiple(x, step: int, name: str = "pad"):
+    """Pad NHWC ``x`` at the bottom and right, by reflection, to multiples of ``step``.
+
+    Returns the padded tensor and the unpadded one, for :func:`crop_back`. Generators that downsample
+    call it so that they take images of any size (the dataset's 217x181 among them) instead of needing a
+    resize that costs detail. A fixed size that already fits adds no layer (the tutorial's 220x184); a
+    size left open (``None``, for ``--crop``) always pads, by what each batch needs.
     """
     height, width = x.shape[1], x.shape[2]
-    if height is None or width is None:
-        raise ValueError("padding to a stride needs a fixed image size")
-    pads = (-height % step, -width % step)
-    if pads[0] >= height or pads[1] >= width:
-        raise ValueError(f"{height}x{width} is too small to pad by reflection to a multiple of {step}")
-    if any(pads):
-        x = ReflectionPadding2D(((0, pads[0]), (0, pads[1])), name=name)(x)
-    return x, pads
+    if height is not None and width is not None:
+        pads = (-height % step, -width % step)
+        if not any(pads):
+            return x, None
+        if pads[0] >= height or pads[1] >= width:
+            raise ValueError(f"{height}x{width} is too small to pad by reflection to a multiple of {step}")
+    return PadToMultiple(step, name=name)(x), x
 
 
-def crop_back(x, pads: tuple[int, int], name: str = "crop"):
-    """Undo :func:`pad_to_multiple`: drop the rows and columns it added."""
-    if any(pads):
-        x = keras.layers.Cropping2D(((0, pads[0]), (0, pads[1])), name=name)(x)
-    return x
+def crop_back(x, unpadded, name: str = "crop"):
+    """Undo :func:`pad_to_multiple`: drop the rows and columns it added (``unpadded`` is its second result)."""
+    return x if unpadded is None else CropLike(name=name)([x, unpadded])

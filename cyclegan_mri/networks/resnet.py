@@ -42,19 +42,20 @@ def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blo
                      padding: str = "reflect", name: str = "generator") -> keras.Model:
     """A CycleGAN ResNet generator; output shape == input shape.
 
-    Sizes that are not multiples of 4 are padded by reflection at the bottom and right and cropped back.
+    Sizes that are not multiples of 4 are padded by reflection at the bottom and right and cropped back;
+    ``None`` rows and columns build a network for any size (``--crop`` training).
 
     ``padding`` is "reflect" (the reference) or "zero" (Keras "same" padding everywhere).
     """
     if padding not in PADDINGS:
         raise UserError(f"unknown padding {padding!r}; choose one of: {', '.join(PADDINGS)}")
-    height, width = input_shape[0], input_shape[1]
-    if height is None or width is None or min(height, width) < 4:
-        raise UserError(f"the ResNet generator needs a fixed size of at least 4x4, got {height}x{width}")
+    known = [n for n in input_shape[:2] if n is not None]
+    if known and min(known) < 4:
+        raise UserError(f"the ResNet generator needs images of at least 4x4, got {input_shape[0]}x{input_shape[1]}")
 
     inputs = keras.Input(shape=input_shape, name="image")
     # Two stride-2 steps down and up give back the input's size only for multiples of 4.
-    x, pads = pad_to_multiple(inputs, 4)
+    x, unpadded = pad_to_multiple(inputs, 4)
     x = _padded_conv(x, filters, 7, padding, name="down0_conv")
     x = InstanceNormalization(name="down0_norm")(x)
     x = keras.layers.ReLU(name="down0_relu")(x)
@@ -72,7 +73,7 @@ def resnet_generator(input_shape: tuple[int, int, int], filters: int = 64, n_blo
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
     # No normalisation at the output: it would fix each image's mean and spread, which the target must set.
     x = _padded_conv(x, input_shape[-1], 7, padding, name="out_conv")
-    x = crop_back(x, pads)
+    x = crop_back(x, unpadded)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -35,7 +35,7 @@ def tutorial_generator(input_shape: tuple[int, int, int], filters: int = 64, n_b
     (the tutorial's 220x184 needs neither).
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    x, pads = pad_to_multiple(inputs, 4)
+    x, unpadded = pad_to_multiple(inputs, 4)
     for i, (width, kernel, strides) in enumerate([(filters, 7, 1), (2 * filters, 3, 2), (4 * filters, 3, 2)]):
         x = _conv(x, width, kernel, strides, name=f"down{i}_conv")
         x = InstanceNormalization(name=f"down{i}_norm")(x)
@@ -47,7 +47,7 @@ def tutorial_generator(input_shape: tuple[int, int, int], filters: int = 64, n_b
         x = InstanceNormalization(name=f"up{i}_norm")(x)
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
     x = _conv(x, input_shape[-1], 7, name="out_conv")
-    x = crop_back(x, pads)
+    x = crop_back(x, unpadded)
     x = InstanceNormalization(name="out_norm")(x)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)

@@ -44,13 +44,14 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     if not 0 <= dropout < 1:
         raise UserError(f"dropout must be in [0, 1), got {dropout}")
     height, width, channels = input_shape
-    if height is None or width is None:
-        raise UserError("the U-Net generator needs a fixed image size (it pads to a multiple of 2**depth)")
-    depth = default_depth(height, width) if depth is None else depth
+    if depth is None:
+        if height is None or width is None:
+            raise UserError("a U-Net for any image size needs its depth: it cannot be read from the size")
+        depth = default_depth(height, width)
     if depth < 1:
         raise UserError(f"the U-Net needs at least 1 downsampling, got depth={depth}")
     step = 2 ** depth
-    if -height % step >= height or -width % step >= width:
+    if height is not None and width is not None and (-height % step >= height or -width % step >= width):
         raise UserError(f"depth {depth} is too deep for {height}x{width} images: "
                         f"padding to a multiple of {step} would need more than one mirror image")
     # Convolutions without a following norm keep their bias; before batch norm it would duplicate its offset.
@@ -60,7 +61,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
         return filters * min(2 ** i, 8)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x, pads = pad_to_multiple(inputs, step)
+    x, unpadded = pad_to_multiple(inputs, step)
 
     x = keras.layers.Conv2D(widths(0), 4, strides=2, padding="same", kernel_initializer=conv_init(),
                             name="down0_conv")(x)
@@ -87,7 +88,7 @@ def unet_generator(input_shape: tuple[int, int, int], filters: int = 64, depth: 
     x = keras.layers.ReLU(name="up0_relu")(x)
     x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=conv_init(),
                                      name="up0_conv")(x)
-    x = crop_back(x, pads)
+    x = crop_back(x, unpadded)
     # float32 output whatever the policy: losses and images are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

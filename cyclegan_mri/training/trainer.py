@@ -26,8 +26,8 @@ from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
 from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
-ARCHITECTURE_FIELDS = ("model", "image_size", "filters", "generator", "discriminator", "pool_size", "direction",
-                       "norm")
+ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "filters", "generator", "discriminator", "pool_size",
+                       "direction", "norm")
 # Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
 # run on the test pairs, and run.json would no longer say so. (--data and --pairs may move.)
 IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout")
@@ -61,7 +61,8 @@ class Session:
         """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
         make = paired_dataset if self.data.paired else unpaired_dataset
         return make(self.data.x, self.data.y, self.options.batch, self.options.seed, augmented=self.options.augment,
-                    first_epoch=self.initial_epoch, epochs=max(self.options.epochs - self.initial_epoch, 0))
+                    first_epoch=self.initial_epoch, epochs=max(self.options.epochs - self.initial_epoch, 0),
+                    crop=self.options.crop)
 
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
@@ -210,12 +211,14 @@ def describe(session: Session) -> str:
     return "\n".join(lines)
 
 
-def float32_copy(network: keras.Model) -> keras.Model:
+def float32_copy(network: keras.Model, input_shape: tuple[int, ...] | None = None) -> keras.Model:
     """The same network and weights with every layer computing in float32, whatever policy it was trained in.
 
     A generator trained under mixed precision would otherwise be saved with its
     float16/bfloat16 layers, and run in them wherever it is loaded: emulated, about
-    100 times slower, on a CPU without float16 units.
+    100 times slower, on a CPU without float16 units. ``input_shape`` fixes the
+    copy's input size: a network trained on crops takes any size, but the copy
+    that ``evaluate.py`` loads says which size its slices are resized to.
     """
     def as_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()
@@ -224,7 +227,8 @@ def float32_copy(network: keras.Model) -> keras.Model:
         return layer.__class__.from_config(config)
 
     with precision_policy("float32"):  # the copy's new input layer takes the global policy
-        copy = keras.models.clone_model(network, clone_function=as_float32)
+        inputs = None if input_shape is None else keras.Input(shape=input_shape, name=network.inputs[0].name)
+        copy = keras.models.clone_model(network, input_tensors=inputs, clone_function=as_float32)
     copy.set_weights(network.get_weights())
     return copy
 
@@ -236,7 +240,7 @@ def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
     for direction, generator in model.translators().items():
         final = run.generator(direction)
         partial = final.with_name(f".{final.stem}.partial.keras")
-        float32_copy(generator).save(partial)
+        float32_copy(generator, model.image_shape).save(partial)
         os.replace(partial, final)
         written.append(final)
     return written
