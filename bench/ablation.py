@@ -56,7 +56,9 @@ def markdown(rows: dict, minutes: float, epochs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # train.py flags pass through: never read one (--seed) as an abbreviation of ours (--seeds).
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--out", default="output/ablation", help="parent of the variants' run directories")
     parser.add_argument("--minutes", type=float, default=6.0, help="training time budget of each variant")
     parser.add_argument("--epochs", type=int, default=40, help="--epochs of each variant (the schedule's length)")

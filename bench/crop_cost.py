@@ -30,7 +30,9 @@ def crop_size(text: str) -> tuple[int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # train.py flags pass through: never read one (--seed) as an abbreviation of ours (--seeds).
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--crops", type=crop_size, nargs="+", default=[(217, 181), (160, 160), (128, 128),
                                                                         (96, 96), (64, 64)],
                         metavar="HxW", help="crop sizes; the --image-size itself means whole slices")

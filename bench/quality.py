@@ -199,7 +199,9 @@ class QualityCurve(keras.callbacks.Callback):
         point = {"epoch": epochs, "minutes": round(minutes, 2)}
         for direction, generator in self.model.translators().items():
             side = SOURCE_DOMAIN[direction]
-            predictions = translate_slices(generator, [pair[side].image for pair in self.source.pairs])
+            # A generator trained on crops takes any size: the exported one will be fixed to the model's.
+            predictions = translate_slices(generator, [pair[side].image for pair in self.source.pairs],
+                                           size=self.model.image_shape[:2])
             scores = summarize([pair[side].name for pair in self.source.pairs],
                                [pair[1 - side].image for pair in self.source.pairs], predictions)
             point[direction] = {"psnr": scores["psnr"], "ssim": scores["ssim"]}
@@ -305,8 +307,10 @@ def seeds_markdown(results: dict, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    # train.py flags pass through: never read one (--seed) as an abbreviation of ours (--seeds).
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s; with "
                         "--seeds, OUT-seedS for each seed S)")
     parser.add_argument("--minutes", type=float, default=60.0,
@@ -324,6 +328,11 @@ def main() -> int:
                         help="score the test pairs after each MIN minutes of training, for the time-to-quality "
                              "curve (0: only at the end; default: %(default)s)")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="where the report goes")
+    return parser
+
+
+def main() -> int:
+    parser = build_parser()
     args, train_flags = parser.parse_known_args()
     if args.seeds and "--seed" in train_flags:
         parser.error("give the seeds with --seeds alone, not --seed as well")

@@ -70,7 +70,9 @@ def report(results: dict, seeds: list[int], command: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # train.py flags pass through: never read one (--seed) as an abbreviation of ours (--seeds).
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the seeds (default: 0 1 2)")
     parser.add_argument("--variant", type=variant, action="append", metavar="NAME=FLAGS",
                         help="a variant: its name and the train.py flags it adds (default: one variant, 'run')")

@@ -38,17 +38,20 @@ def pick_generator(run: RunDir, direction: str | None = None) -> tuple[str, kera
 
 def model_size(generator: keras.Model) -> tuple[int, int]:
     """(rows, cols) the generator was built for."""
-    return tuple(int(v) for v in generator.input_shape[1:3])
+    rows, columns = generator.input_shape[1:3]
+    if rows is None or columns is None:
+        raise ValueError(f"{generator.name} takes any size (it trains on crops): say which size to translate at")
+    return int(rows), int(columns)
 
 
 def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch_size: int = 8,
-                     progress: str | None = None) -> list[np.ndarray]:
-    """Translate 8-bit slices at the model's size; each result is resized back to its input's own size.
+                     progress: str | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Translate 8-bit slices at the model's size (or ``size``); each result is resized back to its input's own size.
 
     Results are float intensities in [0, 255] (``images.to_uint8`` makes PNG-ready slices of them).
     With ``progress`` (a title), a progress bar counts the slices.
     """
-    size = model_size(generator)
+    size = size or model_size(generator)
     results = []
     bar = None
     if progress:

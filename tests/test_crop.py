@@ -10,6 +10,7 @@ import tensorflow as tf
 from cyclegan_mri.cli import evaluate, train
 from cyclegan_mri.data.pipeline import paired_dataset, unpaired_dataset
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.inference import translate_slices
 from cyclegan_mri.models.cyclegan import CycleGAN
 from cyclegan_mri.networks import build_generator
 from cyclegan_mri.networks.layers import CropLike, PadToMultiple
@@ -97,6 +98,15 @@ def test_a_network_for_any_size_is_the_fixed_size_network_with_the_same_weights(
     copy = float32_copy(any_size, shape)
     assert copy.input_shape == (None, *shape) and copy.output_shape == (None, *shape)
     np.testing.assert_allclose(copy(image), fixed(image), rtol=1e-5, atol=1e-6)
+
+
+def test_a_generator_for_any_size_translates_slices_at_the_size_it_is_given():
+    generator = build_generator("resnet6", (None, None, 1), filters=2)
+    slices = [np.full((30, 26), 100, np.uint8), np.full((20, 18), 50, np.uint8)]
+    with pytest.raises(ValueError, match="takes any size"):
+        translate_slices(generator, slices)
+    results = translate_slices(generator, slices, size=(24, 20))
+    assert [r.shape for r in results] == [(30, 26), (20, 18)]
 
 
 def test_a_u_net_for_any_size_needs_its_depth():

@@ -19,10 +19,9 @@ def two_device_results() -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("case", ["full", "partial"])
-def test_two_replicas_give_the_weights_of_one_device(two_device_results, case):
-    """Global batch 4 split 2+2, and the tutorial's last step (3 T1 against 4 T2) split unevenly."""
-    result = two_device_results[case]
+def test_two_replicas_give_the_weights_of_one_device(two_device_results):
+    """Global batch 4 split 2+2, then the tutorial's last step (3 T1 against 4 T2) split unevenly."""
+    result = two_device_results
     assert result["replicas"] == 2
     assert result["max_relative_weight_difference"] <= 1e-5
     for name, value in result["losses"]["single"].items():

@@ -13,7 +13,7 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
         [sys.executable, "bench/quality.py", "--out", str(tmp_path / "run"), "--reports", str(reports),
          "--minutes", "0", "--epochs", "3", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
          "--verbose", "0", "--pix2pix-minutes", "0.001", "--pix2pix-flags=--image-size 16 16 --filters 2",
-         "--curve-every", "0.0001"],
+         "--curve-every", "0.0001", "--crop", "12", "12"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((reports / "quality.json").read_text())
@@ -28,7 +28,8 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
     assert "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
-    # The time-to-quality curve scored the generators at the end of the one epoch, as trained.
+    # The time-to-quality curve scored the generators at the end of the one epoch, as trained (on crops: the
+    # live generators take any size, and were given the run's).
     for direction in ("t1_to_t2", "t2_to_t1"):
         (point,) = results[direction]["curve"]
         assert point["epoch"] == 1 and point["minutes"] > 0
@@ -107,3 +108,11 @@ def test_over_seeds_the_report_shows_each_scores_mean_range_and_every_seeds_mile
     text = seeds_markdown(merged, [0, 1, 2])
     assert "| T1 -> T2 | 16.00 [15.00, 17.00] | 0.500 [0.400, 0.600] | 0.1000 [0.1000, 0.1000] | 3.0, -, 3.0 |" in text
     assert "| 1 | 5 | 3.0 | 17.00 / 0.600 | 21.00 / 0.600 |" in text
+
+
+def test_train_py_flags_pass_through_even_where_they_begin_like_the_protocols_own():
+    sys.path.insert(0, str(ROOT))
+    from bench.quality import build_parser
+
+    args, train_flags = build_parser().parse_known_args(["--seed", "3", "--minutes", "5"])
+    assert train_flags == ["--seed", "3"] and args.seeds is None and args.minutes == 5

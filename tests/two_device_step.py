@@ -55,4 +55,5 @@ def train_steps(*shapes: tuple[int, int]) -> dict:
 if __name__ == "__main__":
     # Keras builds a distributed model from the cross-replica mean of its first batch, which needs an
     # even split; the tutorial's uneven 3-against-4 step comes last in an epoch, so it does here too.
-    print(json.dumps({"full": train_steps((4, 4)), "partial": train_steps((4, 4), (3, 4))}))
+    # Weights that diverged in the even step would stay apart after the uneven one: one run checks both.
+    print(json.dumps(train_steps((4, 4), (3, 4))))
