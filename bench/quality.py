@@ -39,6 +39,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from cyclegan_mri.evaluation import (TITLES, SOURCE_DOMAIN, Source, baseline_scores, dataset_source,  # noqa: E402
                                      evaluate, training_fingerprints)
+from cyclegan_mri.baselines import LookupTable  # noqa: E402
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
 from cyclegan_mri.metrics import summarize  # noqa: E402
 from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
@@ -108,7 +109,8 @@ def report_markdown(results: dict, command: str, epochs: int, minutes: float) ->
     for direction, r in results.items():
         lines += [f"## {TITLES[direction]}", "", "| method | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
         references = [("pix2pix (paired)", r["pix2pix"])] if "pix2pix" in r else []
-        for method, scores in [("model", r), *references, *r["baselines"].items()]:
+        own = [("model's own lookup table (unpaired)", r["own_lookup_table"])] if "own_lookup_table" in r else []
+        for method, scores in [("model", r), *own, *references, *r["baselines"].items()]:
             lines.append(f"| {method} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {scores['nmse']:.4f} |")
         if references:
             ref = r["pix2pix"]
@@ -234,6 +236,26 @@ def train_and_score(flags: list[str], minutes: float, source: Source | None = No
     return run, source, evaluate(run, source, write_translations=False, training=training_fingerprints(options))
 
 
+def own_lookup_table_scores(run: RunDir, source: Source) -> dict:
+    """Each direction's generator distilled into a per-intensity table, scored on the test pairs.
+
+    The table maps each source intensity to the mean of the generator's own translations of it over the
+    slices outside the test pairs (what a --holdout run trained on): no pairing is used, and the texture a
+    GAN paints over a tissue averages out. What it scores is the intensity map the model has learnt; the
+    gap to the model's own scores is what its spatial detail adds, or costs.
+    """
+    held = {id(image) for pair in source.pairs for image in pair}
+    results = {}
+    for direction, generator in load_generators(run).items():
+        side = SOURCE_DOMAIN[direction]
+        seen = [s.image for s in (source.t1, source.t2)[side] if id(s) not in held]
+        table = LookupTable(seen, translate_slices(generator, seen))
+        results[direction] = summarize([pair[side].name for pair in source.pairs],
+                                       [pair[1 - side].image for pair in source.pairs],
+                                       [table(pair[side].image) for pair in source.pairs])
+    return results
+
+
 def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, source: Source, extra: list[str]) -> dict:
     """pix2pix trained on the training pairs for ``direction`` within ``minutes``, scored on the test pairs."""
     out = f"{cyclegan.out}-pix2pix-{direction}"
@@ -282,6 +304,9 @@ def over_seeds(per_seed: dict[int, dict]) -> dict:
                              "minutes_to": first[direction]["minutes_to"], "minutes_to_per_seed": reached,
                              "seeds": {str(seed): {k: v for k, v in results[direction].items() if k != "baselines"}
                                        for seed, results in per_seed.items()}}
+        if all("own_lookup_table" in r for r in runs):
+            merged[direction]["own_lookup_table"] = {m: float(np.mean([r["own_lookup_table"][m] for r in runs]))
+                                                     for m in METRICS}
     return merged
 
 
@@ -343,6 +368,8 @@ def main() -> int:
     for seed, flags in runs:
         run, source, results = train_and_score(flags, args.minutes, source, curve_every=args.curve_every)
         baselines = baselines or baseline_scores(source)
+        for direction, scores in own_lookup_table_scores(run, source).items():
+            results[direction]["own_lookup_table"] = {m: scores[m] for m in METRICS}
         per_seed[seed] = with_curve(run, results, baselines)
         epochs, minutes = trained_so_far(run)
         for direction in results:

@@ -20,13 +20,14 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     for direction in ("t1_to_t2", "t2_to_t1"):
         assert len(results[direction]["per_image"]) == 9
         assert set(results[direction]["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
+        assert 0 < results[direction]["own_lookup_table"]["psnr"] < 60
         assert len(results[direction]["pix2pix"]["per_image"]) == 9 and results[direction]["pix2pix"]["epochs"] == 1
         assert (tmp_path / f"run-pix2pix-{direction}" / "generators" / f"{direction}.keras").exists()
         assert (reports / f"quality_{direction}.png").stat().st_size > 0
     report = (reports / "quality.md").read_text()
     # A zero-minute budget ends training at the first epoch end, with that epoch complete.
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
-    assert "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
+    assert "| model's own lookup table (unpaired) |" in report and "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
     # The time-to-quality curve scored the generators at the end of the one epoch, as trained (on crops: the
     # live generators take any size, and were given the run's).
@@ -116,3 +117,31 @@ def test_train_py_flags_pass_through_even_where_they_begin_like_the_protocols_ow
 
     args, train_flags = build_parser().parse_known_args(["--seed", "3", "--minutes", "5"])
     assert train_flags == ["--seed", "3"] and args.seeds is None and args.minutes == 5
+
+
+def test_a_generator_that_maps_each_intensity_alone_is_its_own_lookup_table(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import keras
+    import numpy as np
+
+    from bench.quality import own_lookup_table_scores
+    from cyclegan_mri.data.sources import Slice
+    from cyclegan_mri.evaluation import Source
+    from cyclegan_mri.inference import translate_slices
+    from cyclegan_mri.metrics import summarize
+    from cyclegan_mri.rundir import RunDir
+
+    inputs = keras.Input((16, 16, 1))
+    invert = keras.layers.Conv2D(1, 1, kernel_initializer=keras.initializers.Constant(-0.9))
+    run = RunDir.at(tmp_path / "run")
+    run.generators.mkdir(parents=True)
+    keras.Model(inputs, invert(inputs)).save(run.generator("t1_to_t2"))
+    rng = np.random.default_rng(0)
+    t1 = [Slice(f"t1_{i}", rng.integers(0, 256, (16, 16), dtype=np.uint8)) for i in range(6)]
+    t2 = [Slice(f"t2_{i}", rng.integers(0, 256, (16, 16), dtype=np.uint8)) for i in range(6)]
+    source = Source(t1, t2, [(t1[0], t2[0]), (t1[1], t2[1])], "test")
+    (scores,) = own_lookup_table_scores(run, source).values()
+    # Fitted on the four other T1 slices only, yet it reproduces the map on the two scored ones.
+    generator = keras.saving.load_model(run.generator("t1_to_t2"))
+    direct = summarize(["a", "b"], [t2[0].image, t2[1].image], translate_slices(generator, [t1[0].image, t1[1].image]))
+    assert abs(scores["psnr"] - direct["psnr"]) < 0.05 and abs(scores["ssim"] - direct["ssim"]) < 0.01
