@@ -101,7 +101,7 @@ class ProjectedTime(keras.callbacks.Callback):
                 f"{format_duration(left * per_epoch)}")
         if self.on_cpu and self.preset != "cpu" and left * per_epoch > self.HINT_AFTER_SECONDS:
             text += ("\nno GPU found: `--preset cpu` trains a model sized for a CPU (a narrower ResNet generator, "
-                     "150 epochs, about an hour on 2 cores; see the README), or stop here and use a GPU")
+                     "200 epochs, about an hour on 2 cores; see the README), or stop here and use a GPU")
         return text
 
 
