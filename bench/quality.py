@@ -38,10 +38,9 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cyclegan_mri.evaluation import (TITLES, SOURCE_DOMAIN, Source, baseline_scores, dataset_source,  # noqa: E402
-                                     evaluate, training_fingerprints)
+                                     evaluate, score_pairs, training_fingerprints, unscored_slices)
 from cyclegan_mri.baselines import LookupTable  # noqa: E402
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
-from cyclegan_mri.metrics import summarize  # noqa: E402
 from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
@@ -49,8 +48,8 @@ from cyclegan_mri.training.trainer import train  # noqa: E402
 
 FIGURE_PAIRS = 3
 CURVE_FILE = "quality_curve.json"
-# A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
 METRICS = ("psnr", "ssim", "nmse")
+# A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
 PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
 
 
@@ -200,12 +199,9 @@ class QualityCurve(keras.callbacks.Callback):
             return
         point = {"epoch": epochs, "minutes": round(minutes, 2)}
         for direction, generator in self.model.translators().items():
-            side = SOURCE_DOMAIN[direction]
             # A generator trained on crops takes any size: the exported one will be fixed to the model's.
-            predictions = translate_slices(generator, [pair[side].image for pair in self.source.pairs],
-                                           size=self.model.image_shape[:2])
-            scores = summarize([pair[side].name for pair in self.source.pairs],
-                               [pair[1 - side].image for pair in self.source.pairs], predictions)
+            scores = score_pairs(self.source, direction, lambda images, g=generator: translate_slices(
+                g, images, size=self.model.image_shape[:2]))
             point[direction] = {"psnr": scores["psnr"], "ssim": scores["ssim"]}
         self.points = [p for p in self.points if p["epoch"] < epochs] + [point]
         write_atomic(self.path, json.dumps(self.points, indent=2) + "\n")
@@ -244,15 +240,11 @@ def own_lookup_table_scores(run: RunDir, source: Source) -> dict:
     GAN paints over a tissue averages out. What it scores is the intensity map the model has learnt; the
     gap to the model's own scores is what its spatial detail adds, or costs.
     """
-    held = {id(image) for pair in source.pairs for image in pair}
     results = {}
     for direction, generator in load_generators(run).items():
-        side = SOURCE_DOMAIN[direction]
-        seen = [s.image for s in (source.t1, source.t2)[side] if id(s) not in held]
+        seen = unscored_slices(source, SOURCE_DOMAIN[direction])
         table = LookupTable(seen, translate_slices(generator, seen))
-        results[direction] = summarize([pair[side].name for pair in source.pairs],
-                                       [pair[1 - side].image for pair in source.pairs],
-                                       [table(pair[side].image) for pair in source.pairs])
+        results[direction] = score_pairs(source, direction, lambda images, t=table: [t(x) for x in images])
     return results
 
 
@@ -377,9 +369,9 @@ def main() -> int:
         if len(runs) > 1:
             print(f"seed {seed}: " + ", ".join(f"{TITLES[d]} {results[d]['psnr']:.2f} dB / {results[d]['ssim']:.3f}"
                                                for d in results), flush=True)
-    first_run = RunDir.at(train_options(parse_train_args(runs[0][1])).out)
-    results = over_seeds(per_seed) if args.seeds else per_seed[None]
     options = train_options(parse_train_args(runs[0][1]))
+    first_run = RunDir.at(options.out)
+    results = over_seeds(per_seed) if args.seeds else per_seed[None]
     if args.pix2pix_minutes > 0:
         for direction in results:
             results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,20 @@ def dataset_source(data: str | Path, all_pairs: bool = False, accept_checksum: b
     return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {path}", training)
 
 
+def unscored_slices(source: Source, side: int) -> list[np.ndarray]:
+    """The images of one domain (``side`` 0: T1, 1: T2) outside the scored pairs."""
+    held = {id(s) for pair in source.pairs for s in pair}
+    return [s.image for s in (source.t1, source.t2)[side] if id(s) not in held]
+
+
+def score_pairs(source: Source, direction: str,
+                translate: Callable[[list[np.ndarray]], Sequence[np.ndarray]]) -> dict:
+    """``summarize`` of ``translate`` (source-domain slices -> their translations) on the scored pairs."""
+    side = SOURCE_DOMAIN[direction]
+    return summarize([pair[side].name for pair in source.pairs], [pair[1 - side].image for pair in source.pairs],
+                     translate([pair[side].image for pair in source.pairs]))
+
+
 def baseline_scores(source: Source) -> dict:
     """Scores of the simple baselines on the pairs of ``source``, by direction and baseline.
 
@@ -66,20 +81,16 @@ def baseline_scores(source: Source) -> dict:
     --all-pairs also scores).
     Without a training split (a user's own pairs) only the identity is given.
     """
-    held = {id(s) for pair in source.pairs for s in pair}
     results = {}
     for direction, side in SOURCE_DOMAIN.items():
-        inputs = [pair[side].image for pair in source.pairs]
-        targets = [pair[1 - side].image for pair in source.pairs]
-        names = [pair[side].name for pair in source.pairs]
         methods = {"identity": baselines.identity}
         if source.training_pairs:
-            others = [s.image for s in (source.t2, source.t1)[side] if id(s) not in held]
+            others = unscored_slices(source, 1 - side)
             if others:  # with --all-pairs every T1 slice is scored: nothing unscored to match T2 -> T1 onto
                 methods["histogram_matching"] = baselines.HistogramMatching(others)
             methods["lookup_table"] = baselines.LookupTable([p[side].image for p in source.training_pairs],
                                                             [p[1 - side].image for p in source.training_pairs])
-        results[direction] = {name: summarize(names, targets, [method(x) for x in inputs])
+        results[direction] = {name: score_pairs(source, direction, lambda images, m=method: [m(x) for x in images])
                               for name, method in methods.items()}
     return results
 

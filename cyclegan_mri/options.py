@@ -86,6 +86,17 @@ MODEL_DEFAULTS: dict[str, dict] = {
                     epochs=200),
 }
 CUT_MODELS = ("cut", "fastcut")
+# Settings that only some models take (check_model_flags refuses them elsewhere).
+NCE_SETTINGS = ("lambda_nce", "nce_temperature", "nce_patches")
+CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
+UNPAIRED_SETTINGS = ("lambda_structure",)
+PAIRED_SETTINGS = ("direction", "pairs", "norm", "lambda_l1")
+
+
+def ignored_settings(model: str) -> tuple[str, ...]:
+    """The settings ``--model`` does not take: refused when given, left out of a preset."""
+    ignored = CYCLE_SETTINGS if model in CUT_MODELS else NCE_SETTINGS
+    return ignored + (UNPAIRED_SETTINGS if model == "pix2pix" else PAIRED_SETTINGS)
 
 # Named settings that replace the defaults; flags given explicitly still win.
 PRESETS: dict[str, dict] = {
@@ -168,8 +179,9 @@ def train_parser() -> argparse.ArgumentParser:
                         help="generator architecture: tutorial (concatenating blocks), resnet6 or resnet9 (the "
                              "CycleGAN paper's additive blocks, reflection padding), unet (skip connections)")
     parser.add_argument("--discriminator", default=d.discriminator, help="discriminator architecture")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate (of every epoch, or the rate the schedule starts from; a resume uses the value "
-                             "given now)")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                        help="Adam learning rate (of every epoch, or the rate the schedule starts from; a resume "
+                             "uses the value given now)")
     parser.add_argument("--beta-1", type=float, default=d.beta_1, help="Adam beta_1")
     parser.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle,
                         help="weight of each direction's cycle-consistency L1 loss")
@@ -241,7 +253,9 @@ def parse_train_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """``train.py``'s arguments, with the defaults of ``--model`` and of ``--preset`` when one is named."""
     parser = train_parser()
     args = parser.parse_args(argv)
-    defaults = {**MODEL_DEFAULTS[args.model], **(PRESETS[args.preset] if args.preset else {})}
+    preset = {k: v for k, v in (PRESETS[args.preset] if args.preset else {}).items()
+              if k not in ignored_settings(args.model)}
+    defaults = {**MODEL_DEFAULTS[args.model], **preset}
     if defaults:
         parser.set_defaults(**defaults)
         args = parser.parse_args(argv)
@@ -271,20 +285,20 @@ def check_model_flags(options: TrainOptions) -> None:
     def given(names):
         return [f"--{name.replace('_', '-')}" for name in names if getattr(options, name) != getattr(defaults, name)]
 
-    nce = given(("lambda_nce", "nce_temperature", "nce_patches"))
+    nce = given(NCE_SETTINGS)
     if options.model not in CUT_MODELS and nce:
         raise UserError(f"{', '.join(nce)} only apply to --model cut and fastcut")
     if options.model in CUT_MODELS:
-        cycle = given(("lambda_cycle", "lambda_identity", "pool_size"))
+        cycle = given(CYCLE_SETTINGS)
         if cycle:
             raise UserError(f"{', '.join(cycle)} do not apply to --model {options.model} (no cycle: its "
                             "generators are held to their source by PatchNCE)")
     if options.model == "pix2pix":
-        if given(("lambda_structure",)):
+        if given(UNPAIRED_SETTINGS):
             raise UserError("--lambda-structure only applies to the unpaired models (pix2pix is held to the "
                             "anatomy by its L1 distance to the aligned target)")
         return
-    paired_only = given(("direction", "pairs", "norm", "lambda_l1"))
+    paired_only = given(PAIRED_SETTINGS)
     if paired_only:
         raise UserError(f"{', '.join(paired_only)} only apply to --model pix2pix (the unpaired models learn both "
                         "directions, with instance normalisation in every network)")

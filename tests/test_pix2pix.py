@@ -110,6 +110,14 @@ def test_preset_cpu_sets_its_defaults_and_explicit_flags_win():
     assert train_options(parse_train_args(["--preset", "cpu", "--filters", "8"])).filters == 8
 
 
+def test_a_preset_leaves_out_what_the_chosen_model_does_not_take():
+    from cyclegan_mri.options import PRESETS, TrainOptions, parse_train_args, train_options
+
+    assert PRESETS["cpu"]["lambda_structure"] > 0
+    options = train_options(parse_train_args(["--preset", "cpu", "--model", "pix2pix"]))
+    assert options.lambda_structure == TrainOptions().lambda_structure and options.filters == 16
+
+
 def test_every_generator_accepts_the_datasets_native_size():
     from cyclegan_mri.options import parse_train_args, train_options
 

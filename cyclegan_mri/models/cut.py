@@ -108,7 +108,6 @@ class CUT(TranslationModel):
         settings = VARIANTS[variant]
         self.variant = variant
         self.image_shape = tuple(image_shape)
-        self.crop = crop
         self.lambda_nce = settings["lambda_nce"] if lambda_nce is None else lambda_nce
         self.nce_identity = settings["nce_identity"]
         self.flip_equivariance = settings["flip_equivariance"]

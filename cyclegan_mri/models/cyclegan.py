@@ -40,7 +40,6 @@ class CycleGAN(TranslationModel):
                  structure: str = "mind", crop: tuple[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
-        self.crop = crop
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
         self.gan_loss = gan_loss

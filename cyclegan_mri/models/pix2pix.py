@@ -36,7 +36,6 @@ class Pix2Pix(TranslationModel):
         if direction not in DIRECTIONS:
             raise UserError(f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
         self.image_shape = tuple(image_shape)
-        self.crop = crop
         self.direction = direction
         self.lambda_l1 = lambda_l1
         self.gan_loss = gan_loss
