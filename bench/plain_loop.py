@@ -57,6 +57,7 @@ def make_plain_step(model: CycleGAN, jit_compile: bool = False):
         for loss, (_, network, optimizer) in zip(scaled, updates):
             gradients = tape.gradient(loss, network.trainable_variables)
             optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        return {"gen_g_loss": gen_g, "gen_f_loss": gen_f, "disc_x_loss": disc_x, "disc_y_loss": disc_y}
+        names = model.loss_names  # the model's own names of these four losses
+        return {names["gen_g"]: gen_g, names["gen_f"]: gen_f, names["disc_x"]: disc_x, names["disc_y"]: disc_y}
 
     return step

@@ -37,7 +37,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cyclegan_mri.evaluation import (TITLES, SOURCE_DOMAIN, Source, baseline_scores, dataset_source,  # noqa: E402
+from cyclegan_mri.domains import TUTORIAL  # noqa: E402
+from cyclegan_mri.evaluation import (Source, baseline_scores, dataset_source,  # noqa: E402
                                      evaluate, score_pairs, training_fingerprints, unscored_slices)
 from cyclegan_mri.baselines import LookupTable  # noqa: E402
 from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
@@ -52,6 +53,8 @@ METRICS = ("psnr", "ssim", "nmse")
 # A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
 PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
 
+TITLES = TUTORIAL.titles
+
 
 def figure_png(draw) -> bytes:
     figure = Figure(dpi=100, figsize=(9, 7))
@@ -63,7 +66,7 @@ def figure_png(draw) -> bytes:
 
 
 def examples_figure(run: RunDir, source, direction: str) -> bytes:
-    side = SOURCE_DOMAIN[direction]
+    side = TUTORIAL.source_side(direction)
     pairs = source.pairs[:FIGURE_PAIRS]
     predictions = translate_slices(load_generators(run)[direction], [p[side].image for p in pairs])
 
@@ -242,7 +245,7 @@ def own_lookup_table_scores(run: RunDir, source: Source) -> dict:
     """
     results = {}
     for direction, generator in load_generators(run).items():
-        seen = unscored_slices(source, SOURCE_DOMAIN[direction])
+        seen = unscored_slices(source, TUTORIAL.source_side(direction))
         table = LookupTable(seen, translate_slices(generator, seen))
         results[direction] = score_pairs(source, direction, lambda images, t=table: [t(x) for x in images])
     return results

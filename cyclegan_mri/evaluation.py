@@ -20,55 +20,65 @@ import numpy as np
 from cyclegan_mri import baselines
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.dataset import paired_slices, read_dataset, unpaired_slices
-from cyclegan_mri.data.images import encode_png, to_uint8
+from cyclegan_mri.data.images import encode_png, to_uint8, with_channels
 from cyclegan_mri.data.sources import Slice
-from cyclegan_mri.inference import load_generators, translate_slices
+from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.inference import load_generators, model_channels, translate_slices
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.metrics import summarize
 from cyclegan_mri.options import TrainOptions
 from cyclegan_mri.rundir import RunDir, write_atomic
 
-SOURCE_DOMAIN = {"t1_to_t2": 0, "t2_to_t1": 1}  # index of the input side of a (T1, T2) pair
-TITLES = {"t1_to_t2": "T1 -> T2", "t2_to_t1": "T2 -> T1"}
-
 
 @dataclass
 class Source:
-    """The slices to translate, the aligned (T1, T2) pairs among them to score, and what baselines may fit on."""
+    """The slices of domains A and B to translate, the aligned (A, B) pairs among them to score, and the
+    pairs baselines may fit on."""
 
-    t1: list[Slice]
-    t2: list[Slice]
+    a: list[Slice]
+    b: list[Slice]
     pairs: list[pairing.Pair]
     description: str
     training_pairs: list[pairing.Pair] = field(default_factory=list)
+    domains: Domains = TUTORIAL
 
 
-def user_pairs(folder: str | Path, skip_bad: bool = False) -> Source:
-    """Aligned pairs from ``folder/t1`` and ``folder/t2``, matched by file name."""
-    t1, t2, pairs = pairing.folder_pairs(folder, skip_bad)
-    return Source(t1, t2, pairs, f"{len(pairs)} pairs from {folder}")
+def user_pairs(folder: str | Path, domains: Domains | None = None, channels: int | None = None,
+               skip_bad: bool = False) -> Source:
+    """Aligned pairs from the domains' folders in ``folder`` (``t1/``, ``A/``, ``testA/``...), matched by
+    file name."""
+    images = pairing.folder_pairs(folder, domains, channels, skip_bad)
+    pairs = pairing.matched_by_name(*images.test)
+    return Source(*images.test, pairs, f"{len(pairs)} pairs from {folder}", domains=images.domains)
 
 
 def dataset_source(data: str | Path, all_pairs: bool = False, accept_checksum: bool = False,
-                   skip_bad: bool = False) -> Source:
-    """Every slice of the dataset, scored on its 9 held-out pairs (or all 43)."""
-    path, t1, t2 = read_dataset(data, accept_checksum, skip_bad)
-    pairs = pairing.test_pairs(t1, t2, all_pairs)
-    kind = "aligned pairs" if all_pairs else "test pairs"
-    training = pairing.split_pairs(pairing.dataset_pairs(t1, t2))[0]
-    return Source(t1, t2, pairs, f"{len(pairs)} {kind} of {path}", training)
+                   skip_bad: bool = False, domains: Domains | None = None, channels: int | None = None) -> Source:
+    """The slices of ``data`` to translate and its aligned pairs to score: for the tutorial's dataset every
+    slice and its 9 held-out pairs (or all 43); for a folder with test folders, its test images and their
+    pairs of the same name; for one without, its images and no pairs."""
+    path, images = read_dataset(data, accept_checksum, skip_bad, domains=domains, channels=channels)
+    pairs = pairing.test_pairs(images, all_pairs)
+    slices = images.test if images.has_test_split else images.train
+    if not pairs:
+        description = f"no aligned test pairs in {path}"
+    elif images.tutorial:
+        description = f"{len(pairs)} {'aligned pairs' if all_pairs else 'test pairs'} of {path}"
+    else:
+        description = f"{len(pairs)} test pairs (files of the same name in both test folders) of {path}"
+    return Source(*slices, pairs, description, pairing.training_pairs(images), images.domains)
 
 
 def unscored_slices(source: Source, side: int) -> list[np.ndarray]:
-    """The images of one domain (``side`` 0: T1, 1: T2) outside the scored pairs."""
+    """The images of one domain (``side`` 0: A, 1: B) outside the scored pairs."""
     held = {id(s) for pair in source.pairs for s in pair}
-    return [s.image for s in (source.t1, source.t2)[side] if id(s) not in held]
+    return [s.image for s in (source.a, source.b)[side] if id(s) not in held]
 
 
 def score_pairs(source: Source, direction: str,
                 translate: Callable[[list[np.ndarray]], Sequence[np.ndarray]]) -> dict:
     """``summarize`` of ``translate`` (source-domain slices -> their translations) on the scored pairs."""
-    side = SOURCE_DOMAIN[direction]
+    side = source.domains.source_side(direction)
     return summarize([pair[side].name for pair in source.pairs], [pair[1 - side].image for pair in source.pairs],
                      translate([pair[side].image for pair in source.pairs]))
 
@@ -82,7 +92,10 @@ def baseline_scores(source: Source) -> dict:
     Without a training split (a user's own pairs) only the identity is given.
     """
     results = {}
-    for direction, side in SOURCE_DOMAIN.items():
+    if not source.pairs:
+        return results
+    for direction in source.domains.directions:
+        side = source.domains.source_side(direction)
         methods = {"identity": baselines.identity}
         if source.training_pairs:
             others = unscored_slices(source, 1 - side)
@@ -107,14 +120,15 @@ def training_fingerprints(options: TrainOptions | None) -> set[str] | None:
 
     if options is None:
         return None
+    settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
+                    domains=options.run_domains, channels=options.channels)
     try:
         if model_class(options.model).paired:
-            slices = [s for pair in paired_slices(options.data, options.holdout, options.pairs,
-                                                  options.accept_checksum, options.skip_bad_images) for s in pair]
+            _, pairs = paired_slices(options.data, options.holdout, options.pairs, **settings)
+            slices = [s for pair in pairs for s in pair]
         else:
-            t1, t2 = unpaired_slices(options.data, options.holdout, options.accept_checksum,
-                                     options.skip_bad_images)
-            slices = [*t1, *t2]
+            _, a, b = unpaired_slices(options.data, options.holdout, **settings)
+            slices = [*a, *b]
     except UserError:
         return None  # moved or deleted since: say "unknown" rather than guess
     return {fingerprint(s.image) for s in slices}
@@ -131,19 +145,24 @@ def evaluate(run: RunDir, source: Source, write_translations: bool = True,
     generators = load_generators(run)
     results = {}
     for direction, generator in generators.items():
-        side = SOURCE_DOMAIN[direction]
-        inputs = (source.t1, source.t2)[side]
-        translated = dict(zip((s.name for s in inputs),
-                              translate_slices(generator, [s.image for s in inputs], progress=TITLES[direction])))
+        side = source.domains.source_side(direction)
+        inputs = (source.a, source.b)[side]
+        translated = dict(zip((s.name for s in inputs), translate_slices(
+            generator, [s.image for s in inputs], progress=source.domains.title(direction))))
         if write_translations:
             folder = run.translations / direction
             for name, image in translated.items():
                 write_atomic(folder / f"{Path(name).stem}.png", encode_png(to_uint8(image)))
         names = [f"{a.name} -> {b.name}" if side == 0 else f"{b.name} -> {a.name}" for a, b in source.pairs]
-        targets = [pair[1 - side].image for pair in source.pairs]
+        # Scored in the model's channels, whatever the targets were read in.
+        targets = [with_channels(pair[1 - side].image, model_channels(generator))[0] for pair in source.pairs]
         predictions = [translated[pair[side].name] for pair in source.pairs]
-        results[direction] = summarize(names, targets, predictions)
-        if training is not None:
+        names_of = source.domains.source_and_target(direction)
+        results[direction] = {"source": names_of[0], "target": names_of[1],
+                              **summarize(names, targets, predictions)}
+        if not source.pairs:
+            results[direction]["held_out"] = None
+        elif training is not None:
             for row, pair in zip(results[direction]["per_image"], source.pairs):
                 row["seen_in_training"] = any(fingerprint(s.image) in training for s in pair)
             results[direction]["held_out"] = not any(row["seen_in_training"]
@@ -155,6 +174,9 @@ def evaluate(run: RunDir, source: Source, write_translations: bool = True,
 
 def held_out_note(results: dict) -> str:
     """One line saying whether the scores are held out, for the score table."""
+    if not any(r["per_image"] for r in results.values()):
+        return ("nothing scored: no aligned test pairs (put slices of the same names in testA/ and testB/, or "
+                "pass --pairs DIR); the translations are written all the same")
     flags = {r.get("held_out") for r in results.values()}
     if flags == {True}:
         return "held out: the run never saw any image of these pairs"
@@ -166,17 +188,27 @@ def held_out_note(results: dict) -> str:
     return "held out: unknown (the run's training data could not be read again to check)"
 
 
+def title(scores: dict) -> str:
+    """``"T1 -> T2"``: the direction of a result, from its source and target names."""
+    return f"{scores['source']} -> {scores['target']}"
+
+
 def format_table(results: dict, per_image: bool = True) -> str:
     """The scores as a plain-text table: means per direction (and its baselines), then each image."""
-    lines = [f"{'direction':<10} {'method':<20} {'n':>3} {'PSNR (dB)':>10} {'SSIM':>7} {'NMSE':>8}"]
+    width = max([10, *(len(title(r)) for r in results.values())])
+    lines = [f"{'direction':<{width}} {'method':<20} {'n':>3} {'PSNR (dB)':>10} {'SSIM':>7} {'NMSE':>8}"]
+    number = lambda value, spec: "-".rjust(int(spec.split(".")[0])) if value is None else format(value, spec)  # noqa: E731
     for direction, r in results.items():
         rows = [("model", r), *r.get("baselines", {}).items()]
         for method, scores in rows:
-            lines.append(f"{TITLES[direction]:<10} {method:<20} {len(scores['per_image']):>3} "
-                         f"{scores['psnr']:>10.2f} {scores['ssim']:>7.3f} {scores['nmse']:>8.4f}")
+            lines.append(f"{title(r):<{width}} {method:<20} {len(scores['per_image']):>3} "
+                         f"{number(scores['psnr'], '10.2f')} {number(scores['ssim'], '7.3f')} "
+                         f"{number(scores['nmse'], '8.4f')}")
     if per_image:
         for direction, r in results.items():
-            lines.append(f"\n{TITLES[direction]} per image")
+            if not r["per_image"]:
+                continue
+            lines.append(f"\n{title(r)} per image")
             for row in r["per_image"]:
                 seen = "  (seen in training)" if row.get("seen_in_training") else ""
                 lines.append(f"  {row['name']:<36} {row['psnr']:>7.2f} {row['ssim']:>7.3f} {row['nmse']:>8.4f}{seen}")

@@ -8,32 +8,46 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cyclegan_mri.data.images import decode_image, encode_png, is_image_name, to_intensity, to_model_range, to_uint8
+from cyclegan_mri.data.images import (decode_image, encode_png, is_image_name, to_intensity, to_model_range,
+                                     to_uint8, with_channels)
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.networks import layers  # noqa: F401  registers InstanceNormalization for loading
+from cyclegan_mri.options import load_run_options
 from cyclegan_mri.rundir import RunDir
 
-DIRECTIONS = ("t1_to_t2", "t2_to_t1")
+
+def generator_paths(run: RunDir) -> dict[str, Path]:
+    """The exported generator files of a run by direction, the run's forward direction (A to B) first."""
+    found = {p.name.removesuffix(".keras"): p for p in sorted(run.generators.glob("*_to_*.keras"))
+             if not p.name.startswith(".")} if run.generators.is_dir() else {}
+    saved = load_run_options(run.root)
+    order = saved.run_domains.directions if saved is not None else ()
+    return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
-def load_generators(run: RunDir) -> dict[str, keras.Model]:
-    """The exported generators of a run, by direction."""
-    found = {d: run.generator(d) for d in DIRECTIONS if run.generator(d).exists()}
+def existing_generator_paths(run: RunDir) -> dict[str, Path]:
+    """``generator_paths``, or a one-line error for a run that has exported none."""
+    found = generator_paths(run)
     if not found:
         raise UserError(f"{run.generators}: no trained generators; train with `python train.py --out {run.root}` "
                         "first (a run that was stopped exports them when resumed with the same command)")
-    return {d: keras.saving.load_model(path, compile=False) for d, path in found.items()}
+    return found
+
+
+def load_generators(run: RunDir) -> dict[str, keras.Model]:
+    """The exported generators of a run, by direction (see ``generator_paths``)."""
+    return {d: keras.saving.load_model(path, compile=False) for d, path in existing_generator_paths(run).items()}
 
 
 def pick_generator(run: RunDir, direction: str | None = None) -> tuple[str, keras.Model]:
-    """The run's generator for ``direction``; by default its only one, or T1 -> T2 when it has both."""
-    generators = load_generators(run)
-    if direction is None:
-        direction = next(iter(generators)) if len(generators) == 1 else "t1_to_t2"
-    if direction not in generators:
-        raise UserError(f"the run in {run.root} has no {direction} generator (it has: {', '.join(generators)})")
-    return direction, generators[direction]
+    """The run's generator for ``direction`` (any case); by default its only one, or its forward one (A to B)."""
+    paths = existing_generator_paths(run)
+    direction = next(iter(paths)) if direction is None else direction.lower()
+    if direction not in paths:
+        raise UserError(f"--direction {direction}: the run in {run.root} has no such generator; it translates "
+                        f"{' and '.join(paths)}")
+    return direction, keras.saving.load_model(paths[direction], compile=False)
 
 
 def model_size(generator: keras.Model) -> tuple[int, int]:
@@ -44,14 +58,23 @@ def model_size(generator: keras.Model) -> tuple[int, int]:
     return int(rows), int(columns)
 
 
+def model_channels(generator: keras.Model) -> int:
+    """The channel count the generator takes and gives (1 gray, 3 colour)."""
+    return int(generator.input_shape[-1])
+
+
 def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch_size: int = 8,
                      progress: str | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """Translate 8-bit slices at the model's size (or ``size``); each result is resized back to its input's own size.
 
-    Results are float intensities in [0, 255] (``images.to_uint8`` makes PNG-ready slices of them).
-    With ``progress`` (a title), a progress bar counts the slices.
+    Slices in other channels than the model's are converted first (colour to gray, gray repeated in three
+    channels). Results are float intensities in [0, 255], (H, W) or (H, W, 3) as the model's channels
+    (``images.to_uint8`` makes PNG-ready slices of them). With ``progress`` (a title), a progress bar counts
+    the slices.
     """
     size = size or model_size(generator)
+    channels = model_channels(generator)
+    images = [with_channels(image, channels)[0] for image in images]
     results = []
     bar = None
     if progress:
@@ -60,7 +83,7 @@ def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         outputs = np.asarray(generator(to_model_range(chunk, size), training=False))
-        results.extend(to_intensity(out, np.shape(image)) for out, image in zip(outputs, chunk))
+        results.extend(to_intensity(out, np.shape(image)[:2]) for out, image in zip(outputs, chunk))
         if bar:
             bar.add(len(chunk))
     return results
@@ -70,7 +93,7 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
                    skip_bad: bool = False) -> list[Path]:
     """Translate an image file, a NIfTI volume, or a folder of either into ``target`` (a file or a folder).
 
-    Images become 8-bit PNGs at their own size; volumes become float32 NIfTI
+    Images become 8-bit PNGs at their own size, in the model's channels; volumes become float32 NIfTI
     volumes on the input's grid (see ``cyclegan_mri.volumes``). Returns the files written.
     """
     from cyclegan_mri import volumes
@@ -83,7 +106,7 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
         niftis = sorted(p for p in source.iterdir() if p.is_file() and volumes.is_nifti(p))
         if niftis:
             return [translate_path(generator, p, target / p.name, plane)[0] for p in niftis]
-        slices = load_folder(source, skip_bad)
+        slices = load_folder(source, skip_bad, channels=None)
         if not slices:
             raise DataError(f"{source}: no images or NIfTI volumes to translate")
         outputs = translate_slices(generator, [s.image for s in slices], progress=f"translating {source}")
@@ -102,7 +125,7 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
         raise DataError(f"{source}: neither an image (.png, .jpg, ...) nor a NIfTI volume (.nii, .nii.gz)")
     if target.suffix.lower() != ".png":
         raise UserError(f"{target}: a translated image is written as PNG; name it .png")
-    image, _ = decode_image(source.read_bytes(), str(source))
+    image, _ = decode_image(source.read_bytes(), str(source), channels=None)
     (output,) = translate_slices(generator, [image])
     write_atomic(target, encode_png(to_uint8(output)))
     return [target]

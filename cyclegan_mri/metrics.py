@@ -2,6 +2,8 @@
 
 PSNR and SSIM are scikit-image's with ``data_range=255``; NMSE is the squared
 error normalised by the target's energy, ||t - p||^2 / ||t||^2 (as in fastMRI).
+Colour images, (H, W, 3), are scored over all their values; SSIM is the mean of
+each channel's (``channel_axis``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ def psnr(target: np.ndarray, prediction: np.ndarray) -> float:
 
 
 def ssim(target: np.ndarray, prediction: np.ndarray) -> float:
-    return float(structural_similarity(np.asarray(target, np.float64), np.asarray(prediction, np.float64),
-                                       data_range=DATA_RANGE))
+    target = np.asarray(target, np.float64)
+    return float(structural_similarity(target, np.asarray(prediction, np.float64), data_range=DATA_RANGE,
+                                       channel_axis=-1 if target.ndim == 3 else None))
 
 
 def nmse(target: np.ndarray, prediction: np.ndarray) -> float:
@@ -38,7 +41,9 @@ def score(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
 
 
 def summarize(names: Sequence[str], targets: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> dict:
-    """Mean scores and the per-image ones: ``{"psnr", "ssim", "nmse", "per_image": [...]}``."""
+    """Mean scores and the per-image ones: ``{"psnr", "ssim", "nmse", "per_image": [...]}``; the means are None
+    when there is nothing to score."""
     per_image = [{"name": name, **score(t, p)} for name, t, p in zip(names, targets, predictions)]
-    means = {key: float(np.mean([row[key] for row in per_image])) for key in ("psnr", "ssim", "nmse")}
+    means = {key: float(np.mean([row[key] for row in per_image])) if per_image else None
+             for key in ("psnr", "ssim", "nmse")}
     return {**means, "per_image": per_image}

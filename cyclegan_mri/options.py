@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cyclegan_mri.data.fetch import DEFAULT_ARCHIVE
+from cyclegan_mri.domains import TUTORIAL, Domains, domain_name
 from cyclegan_mri.errors import UserError
 
 
@@ -24,6 +25,9 @@ class TrainOptions:
     batch: int = 4
     image_size: tuple[int, int] = (220, 184)
     crop: tuple[int, int] | None = None
+    # None until the data is read: then the names it implies (or --domains) and its channel count.
+    domains: tuple[str, str] | None = None
+    channels: int | None = None
     filters: int = 64
     generator: str = "tutorial"
     discriminator: str = "tutorial"
@@ -31,7 +35,7 @@ class TrainOptions:
     beta_1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
-    direction: str = "t1_to_t2"
+    direction: str | None = None
     norm: str = "batch"
     lambda_l1: float = 100.0
     pairs: str | None = None
@@ -62,10 +66,26 @@ class TrainOptions:
     def from_json(cls, values: dict) -> "TrainOptions":
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in values.items() if k in known}
-        for name in ("image_size", "crop"):
+        # Runs from before --domains and --channels were all T1/T2 and grayscale, and saved a direction for
+        # every model although only pix2pix has one.
+        values.setdefault("domains", TUTORIAL.names)
+        values.setdefault("channels", 1)
+        if values.get("model", cls.model) != "pix2pix":
+            values["direction"] = None
+        for name in ("image_size", "crop", "domains"):
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+    @property
+    def run_domains(self) -> Domains:
+        """The domains of the run (T1 and T2 until the data has named them)."""
+        return Domains.of(self.domains) if self.domains else TUTORIAL
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(rows, columns, channels) of the images the networks take."""
+        return (*self.image_size, self.channels or 1)
 
 
 class Parser(argparse.ArgumentParser):
@@ -126,9 +146,11 @@ def positive_int(text: str) -> int:
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TrainOptions()
     parser.add_argument("--data", default=defaults.data, metavar="PATH",
-                        help="the dataset's RAR archive, or a folder holding Tr1/TrainT1 and Tr2/TrainT2 "
-                             "(or t1/ and t2/) with PNG slices (default: %(default)s, downloaded and "
-                             "verified when missing; CYCLEGAN_MRI_ARCHIVE may name a local copy)")
+                        help="the dataset's RAR archive, or a folder of images of two domains: trainA/ and "
+                             "trainB/ (with testA/ and testB/ for aligned test pairs of the same file names), "
+                             "A/ and B/, Tr1/TrainT1 and Tr2/TrainT2 or t1/ and t2/, or folders named after "
+                             "--domains (default: %(default)s, downloaded and verified when missing; "
+                             "CYCLEGAN_MRI_ARCHIVE may name a local copy)")
     parser.add_argument("--accept-checksum", action="store_true",
                         help="use an archive whose sha256 differs from the published one (a warning is printed)")
     parser.add_argument("--skip-bad-images", action="store_true",
@@ -148,8 +170,9 @@ def train_parser() -> argparse.ArgumentParser:
     d = TrainOptions()
     parser = Parser(
         prog="train.py",
-        description="Train a CycleGAN that translates T1-weighted MRI slices to T2-weighted ones and back. "
-                    "Running again with the same --out resumes from the newest checkpoint.",
+        description="Train a CycleGAN that translates T1-weighted MRI slices to T2-weighted ones and back, or "
+                    "the images of any two domains in a folder (--data) into each other. Running again with the "
+                    "same --out resumes from the newest checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_arguments(parser)
     add_out_argument(parser, "that receives checkpoints/, samples/, history.csv, logs/ and generators/")
@@ -164,6 +187,15 @@ def train_parser() -> argparse.ArgumentParser:
                              "cut / fastcut: unpaired, one contrastive one-sided model per direction, with "
                              "defaults --generator resnet9 --discriminator patchgan --gan-loss lsgan "
                              "--lr-schedule linear --epochs 400 / 200")
+    parser.add_argument("--domains", type=domain_name, nargs=2, default=None, metavar=("NAME_A", "NAME_B"),
+                        help="names of the two domains (e.g. MRI CT), used in sample grids, logs, history.csv, "
+                             "generators/<a>_to_<b>.keras, --direction and evaluation.json; folders of these "
+                             "names (MRI/, trainMRI/, testMRI/...) are recognised in --data (default: T1 T2 for "
+                             "the tutorial's data, A B otherwise; a resumed run keeps its names)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                        help="train on grayscale (1) or colour (3) images: colour images are converted to gray, "
+                             "gray ones repeated in three channels (default: 3 if any image holds colour, else "
+                             "1; a colour file whose channels agree counts as gray)")
     parser.add_argument("--epochs", type=positive_int, default=d.epochs,
                         help="total number of epochs to reach (a resumed run continues counting)")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
@@ -195,11 +227,15 @@ def train_parser() -> argparse.ArgumentParser:
     cut.add_argument("--nce-patches", type=positive_int, default=d.nce_patches,
                      help="locations sampled per encoder layer and image for PatchNCE")
     pix2pix = parser.add_argument_group("pix2pix (--model pix2pix)")
-    pix2pix.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=d.direction,
-                         help="the one direction a pix2pix run learns")
+    pix2pix.add_argument("--direction", default=d.direction, metavar="A_to_B",
+                         help="the one direction a pix2pix run learns, <source>_to_<target> in the domains' "
+                              "names, lower case: t1_to_t2 or t2_to_t1, a_to_b or b_to_a, mri_to_ct... "
+                              "(default: the first domain to the second)")
     pix2pix.add_argument("--pairs", metavar="DIR", default=d.pairs,
-                         help="train on your own aligned pairs: DIR/t1 and DIR/t2 hold slices of the same names "
-                              "(default: the dataset's 43 aligned pairs, or its 34 training pairs with --holdout)")
+                         help="train on your own aligned pairs: DIR holds one folder per domain (t1/ and t2/, "
+                              "A/ and B/, or the domains' names) with slices of the same names (default: the "
+                              "dataset's 43 aligned pairs, or its 34 training pairs with --holdout; for other "
+                              "--data, the training files of the same name in both domains)")
     pix2pix.add_argument("--norm", choices=("batch", "instance"), default=d.norm,
                          help="normalisation in the U-Net and PatchGAN (pix2pix uses batch)")
     pix2pix.add_argument("--lambda-l1", type=float, default=d.lambda_l1,
@@ -266,6 +302,8 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     """The run settings of parsed ``train.py`` arguments."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainOptions) if hasattr(args, f.name)}
     values["image_size"] = tuple(values["image_size"])
+    if values.get("domains") is not None:
+        values["domains"] = tuple(Domains.of(values["domains"]).names)  # two names that differ
     if values.get("crop") is not None:
         values["crop"] = tuple(values["crop"])
         if any(c > s for c, s in zip(values["crop"], values["image_size"])):

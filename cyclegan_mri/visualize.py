@@ -14,7 +14,7 @@ from cyclegan_mri.rundir import write_atomic
 
 
 def sample_grid_png(panels: Sequence[tuple[str, np.ndarray]], title: str | None = None) -> bytes:
-    """PNG bytes of the panels side by side in gray, each with its title.
+    """PNG bytes of the model-range panels side by side (gray, or in colour for 3 channels), each titled.
 
     Uses a bare ``Figure`` (Agg canvas) rather than pyplot, so no window ever
     opens and nothing blocks, whatever backend the user's matplotlib picks.
@@ -22,7 +22,11 @@ def sample_grid_png(panels: Sequence[tuple[str, np.ndarray]], title: str | None 
     figure = Figure(figsize=(2.2 * len(panels), 3.0), dpi=100)
     for i, (name, image) in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), i + 1)
-        axes.imshow(np.squeeze(np.asarray(image)), cmap="gray", vmin=-1.0, vmax=1.0)
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim == 3 and image.shape[-1] == 3:  # colour: imshow takes RGB in [0, 1]
+            axes.imshow(np.clip((image + 1.0) / 2.0, 0.0, 1.0))
+        else:
+            axes.imshow(np.squeeze(image), cmap="gray", vmin=-1.0, vmax=1.0)
         axes.set_title(name, fontsize=10)
         axes.axis("off")
     if title:

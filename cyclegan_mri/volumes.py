@@ -124,8 +124,11 @@ def translate_volume(generator, image, plane: str = "axial", progress: str | Non
     model's size and resized back; the slices are reassembled in the input's
     voxel order and mapped back to its intensity range, as float32.
     """
-    from cyclegan_mri.inference import translate_slices
+    from cyclegan_mri.inference import model_channels, translate_slices
 
+    if model_channels(generator) != 1:
+        raise UserError("this run's generators translate colour images (--channels 3); volumes are grayscale: "
+                        "translate them with a run trained with --channels 1")
     data = np.asarray(image.get_fdata(dtype=np.float32))
     scaling = Scaling.of(data, image.get_filename() or "volume")
     slices = scaling.to_slices(to_slices(data, image.affine, plane))

@@ -10,7 +10,7 @@ import pytest
 
 from cyclegan_mri.cli import train
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.data.sources import read_entries
+from cyclegan_mri.data.sources import Role, read_entries
 from conftest import phantom, png_bytes
 
 TINY = ["--image-size", "16", "16", "--filters", "2", "--batch", "2", "--verbose", "0"]
@@ -57,8 +57,8 @@ def truncated_archive(tmp: Path, archive: Path) -> Path:
 # (id, how to build --data, extra flags, expected exit code, text that must appear on stderr)
 CASES = [
     ("missing path", lambda t, a: t / "nowhere", [], 2, "nowhere does not exist"),
-    ("empty folder", lambda t, a: written(t / "empty", None), [], 2, "no T1 images found"),
-    ("no T2 images", lambda t, a: dataset(t, t2={}), [], 2, "no T2 images found"),
+    ("empty folder", lambda t, a: written(t / "empty", None), [], 2, "no images in a known layout"),
+    ("no T2 images", lambda t, a: dataset(t, t2={}), [], 2, "none of T2; put them in TrainT2/"),
     ("corrupt png", lambda t, a: dataset(t, t1={"Image #1.png": good(), "Image #2.png": good()[:60]}),
      [], 2, "Image #2.png"),
     ("not a rar archive", lambda t, a: written(t / "x.RAR", b"hello"), [], 2, "not a RAR archive"),
@@ -127,7 +127,8 @@ def test_archive_entry_names_are_never_used_as_paths(tmp_path, monkeypatch):
     entries = [("/etc/TrainT1/evil.png", good), ("../../TrainT2/evil.png", good),
                ("Tr1/TrainT1/../../../x/TrainT1/fine.png", good)]
     found = read_entries(entries, "test.RAR")
-    assert [s.name for s in found["t1"]] == ["evil.png", "fine.png"] and len(found["t2"]) == 1
+    t1, t2 = (found[Role("train", side, tutorial=True)] for side in (0, 1))
+    assert [s.name for s in t1] == ["evil.png", "fine.png"] and len(t2) == 1
     assert list(tmp_path.iterdir()) == []
 
 

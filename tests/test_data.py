@@ -13,7 +13,7 @@ from conftest import png_bytes
 
 
 def test_archive_holds_43_t1_and_46_t2_slices_in_numeric_order(archive):
-    t1, t2 = load_domains(archive)
+    t1, t2 = load_domains(archive).train
     assert len(t1) == 43 and len(t2) == 46
     assert [s.number for s in t1][:11] == [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 23]
     assert [s.number for s in t2][-1] == 125
@@ -36,7 +36,7 @@ def test_preprocessing_is_the_tutorials_scaling():
 
 
 def test_43_hidden_pairs_are_aligned_slices(archive):
-    t1, t2 = load_domains(archive)
+    t1, t2 = load_domains(archive).train
     pairs = pairing.dataset_pairs(t1, t2)
     assert len(pairs) == 43
     assert (pairs[0][0].number, pairs[0][1].number) == (10, 70)
@@ -47,7 +47,7 @@ def test_43_hidden_pairs_are_aligned_slices(archive):
 
 
 def test_held_out_split_is_9_test_pairs_and_holdout_removes_both_images(archive):
-    t1, t2 = load_domains(archive)
+    t1, t2 = load_domains(archive).train
     train, test = pairing.split_pairs(pairing.dataset_pairs(t1, t2))
     assert [a.number for a, _ in test] == [12, 17, 25, 30, 35, 40, 45, 50, 55]
     assert [b.number for _, b in test] == [72, 77, 85, 90, 95, 100, 115, 120, 125]
@@ -60,7 +60,7 @@ def test_held_out_split_is_9_test_pairs_and_holdout_removes_both_images(archive)
 
 
 def test_a_folder_laid_out_like_the_archive_loads_and_skips_non_images(small_dataset):
-    t1, t2 = load_domains(small_dataset)
+    t1, t2 = load_domains(small_dataset).train
     assert [s.number for s in t1] == [1, 2, 3, 4, 5] and len(t2) == 6
 
 

@@ -63,5 +63,5 @@ def test_two_workers_on_this_machine_train_one_run(archive, tmp_path):
     assert (out / "generators" / "t1_to_t2.keras").exists()
     assert len((out / "history.csv").read_text().splitlines()) == 2
     assert sorted(p.name for p in (out / "workers").iterdir()) == ["worker-1"]
-    epoch_lines = [next(line for line in log.splitlines() if "gen_g_loss" in line) for log in logs]
+    epoch_lines = [next(line for line in log.splitlines() if "gen_t1_to_t2_loss" in line) for log in logs]
     assert epoch_lines[0].split("step - ")[1] == epoch_lines[1].split("step - ")[1]  # same losses on both

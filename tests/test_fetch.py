@@ -262,7 +262,7 @@ def test_missing_explicit_path_is_refused_without_download(server: str, clean_en
     with pytest.raises(DataError, match="does not exist") as error:
         ensure_archive(missing, url=f"{server}/good")
     _assert_one_line(error)
-    assert "--data" in str(error.value) and "Tr1/TrainT1" in str(error.value)
+    assert "--data" in str(error.value) and "trainA/ and trainB/" in str(error.value)
     assert _leftovers(clean_env) == []
 
 

@@ -17,7 +17,7 @@ def test_first_epoch_writes_a_checkpoint_a_sample_grid_and_a_history_row(tiny_ru
     assert first["samples"] == ["image_at_epoch_0001.png"]
     rows = list(csv.DictReader(first["history"].splitlines()))
     assert [r["epoch"] for r in rows] == ["1"]
-    assert {"gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss"} <= set(rows[0])
+    assert {"gen_t1_to_t2_loss", "gen_t2_to_t1_loss", "disc_t1_loss", "disc_t2_loss", "cycle_loss"} <= set(rows[0])
     assert all(np.isfinite(float(v)) for v in rows[0].values())
 
 

@@ -37,10 +37,10 @@ def test_generators_and_discriminators_use_the_same_adversarial_loss(mode):
     cycle = result["cycle_loss"]
     identity_g = model.lambda_identity * losses.mean_absolute_error(y, out["same_y"])
     expected_g = losses.GAN_LOSSES[mode](out["disc_fake_y"], 1.0) + cycle + identity_g
-    np.testing.assert_allclose(float(result["gen_g_loss"]), float(expected_g), rtol=1e-6)
+    np.testing.assert_allclose(float(result["gen_t1_to_t2_loss"]), float(expected_g), rtol=1e-6)
     expected_d = 0.5 * (losses.GAN_LOSSES[mode](out["disc_real_x"], 1.0)
                         + losses.GAN_LOSSES[mode](out["disc_pooled_x"], 0.0))
-    np.testing.assert_allclose(float(result["disc_x_loss"]), float(expected_d), rtol=1e-6)
+    np.testing.assert_allclose(float(result["disc_t1_loss"]), float(expected_d), rtol=1e-6)
 
 
 def test_image_pool_fills_first_then_returns_new_or_stored_images():

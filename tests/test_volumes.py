@@ -28,8 +28,8 @@ def dataset_slices(archive) -> np.ndarray:
     """Six T1 slices of the dataset (217 rows x 181 columns, anterior at the top), as an axial stack."""
     from cyclegan_mri.data.dataset import read_dataset
 
-    _, t1, _ = read_dataset(archive)
-    return np.stack([s.image for s in t1[10:16]])
+    _, images = read_dataset(archive)
+    return np.stack([s.image for s in images.train[0][10:16]])
 
 
 @pytest.fixture(scope="module")

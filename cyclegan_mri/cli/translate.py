@@ -15,7 +15,8 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="translate.py",
         description="Translate an image, a folder of images, a NIfTI volume (.nii, .nii.gz) or a folder of "
-                    "volumes with a trained generator. Images come out as PNGs at their own size; a volume is "
+                    "volumes with a trained generator. Images come out as PNGs at their own size, gray or "
+                    "colour as the run's --channels; a (grayscale) volume is "
                     "translated slice by slice and comes out as a float32 volume with the input's shape, "
                     "affine and intensity range, so that it overlays the input in a viewer.")
     add_out_argument(p, "whose generators/ translate")
@@ -23,8 +24,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="PATH",
                    help="the file to write (.png for an image, .nii or .nii.gz for a volume), or a folder "
                         "for a folder input (same file names)")
-    p.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default=None,
-                   help="which generator (default: the run's only one, or t1_to_t2 for a CycleGAN run)")
+    p.add_argument("--direction", default=None, metavar="A_to_B",
+                   help="which generator, <source>_to_<target> in the run's domain names (t1_to_t2, "
+                        "t2_to_t1, a_to_b, mri_to_ct...; default: the run's only one, or its first domain to "
+                        "its second)")
     p.add_argument("--plane", choices=sorted(PLANES), default="axial",
                    help="anatomical plane a volume is cut along, found from its affine whatever the voxel order "
                         "(default: %(default)s)")

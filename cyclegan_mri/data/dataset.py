@@ -1,8 +1,9 @@
 """The training data of a run: slices read once, split, and scaled to the model's range.
 
-Unpaired data (CycleGAN) is every T1 and every T2 slice; paired data (pix2pix)
-is aligned (T1, T2) pairs, ``x[i]`` lying on ``y[i]``: the dataset's hidden
-pairs, or a folder of the user's own pairs matched by file name.
+Unpaired data (CycleGAN) is every training slice of domains A and B; paired data
+(pix2pix) is aligned (A, B) pairs, ``x[i]`` lying on ``y[i]``: the tutorial
+dataset's hidden pairs, the training files of the same name in both domains of a
+folder, or a folder of the user's own pairs (``--pairs``).
 """
 
 from __future__ import annotations
@@ -15,87 +16,109 @@ import numpy as np
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
-from cyclegan_mri.data.sources import LoadReport, Slice, load_domains
+from cyclegan_mri.data.sources import DomainImages, LoadReport, Slice, load_domains
+from cyclegan_mri.domains import Domains
 from cyclegan_mri.errors import DataError, UserError
 
 
 @dataclass
 class TrainingData:
-    """T1 (domain X) and T2 (domain Y) training slices, as 8-bit originals and model-range arrays.
+    """Domain A (x) and domain B (y) training slices, as 8-bit originals and model-range arrays.
 
-    When ``paired``, ``t1[i]`` and ``t2[i]`` (and ``x[i]``, ``y[i]``) are aligned images of one slice.
+    When ``paired``, ``a[i]`` and ``b[i]`` (and ``x[i]``, ``y[i]``) are aligned images of one slice.
     """
 
-    t1: list[Slice]
-    t2: list[Slice]
+    a: list[Slice]
+    b: list[Slice]
     x: np.ndarray
     y: np.ndarray
+    domains: Domains
+    channels: int = 1
     report: LoadReport = field(default_factory=LoadReport)
     paired: bool = False
 
     def describe(self) -> str:
+        a, b = self.domains.names
         if self.paired:
-            lines = [f"aligned T1/T2 pairs: {len(self.t1)} -> {self.x.shape} and {self.y.shape}"]
+            lines = [f"aligned {a}/{b} pairs: {len(self.a)} -> {self.x.shape} and {self.y.shape}"]
         else:
-            lines = [f"T1: {len(self.t1)} images -> {self.x.shape}", f"T2: {len(self.t2)} images -> {self.y.shape}"]
+            lines = [f"{a}: {len(self.a)} images -> {self.x.shape}", f"{b}: {len(self.b)} images -> {self.y.shape}"]
         if summary := self.report.summary():
             lines.append(f"note: {summary}")
         return "\n".join(lines)
 
 
 def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool = False,
-                 report: LoadReport | None = None) -> tuple[Path, list[Slice], list[Slice]]:
-    """The archive or folder actually read for ``--data`` (fetched when it is the missing default),
-    and all its T1 and T2 slices."""
+                 report: LoadReport | None = None, domains: Domains | None = None,
+                 channels: int | None = None) -> tuple[Path, DomainImages]:
+    """The archive or folder actually read for ``--data`` (fetched when it is the missing default), and all
+    its images (``sources.load_domains``)."""
     path = ensure_archive(Path(data), accept_mismatch=accept_checksum)
-    return (path, *load_domains(path, skip_bad, report))
+    return path, load_domains(path, domains, channels, skip_bad, report)
 
 
 def unpaired_slices(data: str | Path, holdout: bool = False, accept_checksum: bool = False, skip_bad: bool = False,
-                    report: LoadReport | None = None) -> tuple[list[Slice], list[Slice]]:
-    """The T1 and T2 slices an unpaired run trains on; with ``holdout`` neither image of a test pair."""
-    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
-    return pairing.without_test_pairs(t1, t2) if holdout else (t1, t2)
+                    report: LoadReport | None = None, domains: Domains | None = None,
+                    channels: int | None = None) -> tuple[DomainImages, list[Slice], list[Slice]]:
+    """All images of ``data``, and the A and B slices an unpaired run trains on: the training split, with
+    ``holdout`` neither image of a test pair of the tutorial's data (other data's test folders are never
+    trained on)."""
+    _, images = read_dataset(data, accept_checksum, skip_bad, report, domains, channels)
+    a, b = images.train
+    if holdout and images.tutorial:
+        a, b = pairing.without_test_pairs(a, b)
+    return images, a, b
 
 
 def paired_slices(data: str | Path, holdout: bool = False, pairs: str | Path | None = None,
-                  accept_checksum: bool = False, skip_bad: bool = False,
-                  report: LoadReport | None = None) -> list[pairing.Pair]:
-    """The aligned pairs a paired run trains on: the user's ``pairs`` folder (``t1/`` and ``t2/``, same file
-    names), or else the dataset's pairs in ``data`` (only the 34 training pairs with ``holdout``)."""
+                  accept_checksum: bool = False, skip_bad: bool = False, report: LoadReport | None = None,
+                  domains: Domains | None = None,
+                  channels: int | None = None) -> tuple[DomainImages, list[pairing.Pair]]:
+    """All images read, and the aligned pairs a paired run trains on: the user's ``pairs`` folder (files of the
+    same names in both domains' folders), or else those of ``data`` (the tutorial's: its hidden pairs, only
+    the 34 training pairs with ``holdout``; other data: the training files of the same name)."""
     if pairs is not None:
         if holdout:
             raise UserError("--holdout leaves out the dataset's test pairs; with --pairs, keep your own test pairs "
                             "out of DIR instead")
-        return pairing.folder_pairs(pairs, skip_bad, report)[2]
-    _, t1, t2 = read_dataset(data, accept_checksum, skip_bad, report)
-    matched = pairing.dataset_pairs(t1, t2)
+        images = pairing.folder_pairs(pairs, domains, channels, skip_bad, report)
+        return images, pairing.matched_by_name(*images.test)
+    _, images = read_dataset(data, accept_checksum, skip_bad, report, domains, channels)
+    if images.tutorial:
+        matched = pairing.dataset_pairs(*images.train)
+        if holdout:
+            matched = pairing.split_pairs(matched)[0]
+    else:
+        matched = pairing.matched_by_name(*images.train)
     if not matched:
-        raise DataError(f"{data}: none of the dataset's aligned T1/T2 pairs found; pass --pairs DIR with t1/ "
-                        "and t2/ folders of aligned slices of the same names")
-    return pairing.split_pairs(matched)[0] if holdout else matched
+        a, b = images.domains.names
+        raise DataError(f"{data}: no aligned {a}/{b} pairs (training files of the same name in both domains); "
+                        f"pass --pairs DIR with {a}/ and {b}/ folders of aligned slices of the same names")
+    return images, matched
 
 
 def load_unpaired(data: str | Path, image_size: tuple[int, int], holdout: bool = False,
-                  accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
-    """The training slices of ``--data``; with ``holdout`` neither image of a test pair is included."""
+                  accept_checksum: bool = False, skip_bad: bool = False, domains: Domains | None = None,
+                  channels: int | None = None) -> TrainingData:
+    """The training slices of ``--data`` (see ``unpaired_slices``), scaled to the model's range."""
     report = LoadReport()
-    t1, t2 = unpaired_slices(data, holdout, accept_checksum, skip_bad, report)
-    x = to_model_range([s.image for s in t1], image_size)
-    y = to_model_range([s.image for s in t2], image_size)
-    return TrainingData(t1, t2, x, y, report)
+    images, a, b = unpaired_slices(data, holdout, accept_checksum, skip_bad, report, domains, channels)
+    return TrainingData(a, b, to_model_range([s.image for s in a], image_size),
+                        to_model_range([s.image for s in b], image_size), images.domains, images.channels, report)
 
 
 def load_paired(data: str | Path, image_size: tuple[int, int], holdout: bool = False, pairs: str | Path | None = None,
-                accept_checksum: bool = False, skip_bad: bool = False) -> TrainingData:
+                accept_checksum: bool = False, skip_bad: bool = False, domains: Domains | None = None,
+                channels: int | None = None) -> TrainingData:
     """Aligned training pairs (see ``paired_slices``), scaled to the model's range."""
     report = LoadReport()
-    matched = paired_slices(data, holdout, pairs, accept_checksum, skip_bad, report)
-    t1, t2 = [a for a, _ in matched], [b for _, b in matched]
-    for a, b in matched:
-        if a.image.shape != b.image.shape:
-            raise DataError(f"{a.name}: T1 is {a.image.shape[1]}x{a.image.shape[0]} but its T2 is "
-                            f"{b.image.shape[1]}x{b.image.shape[0]}; aligned pairs must have one size")
-    x = to_model_range([s.image for s in t1], image_size)
-    y = to_model_range([s.image for s in t2], image_size)
-    return TrainingData(t1, t2, x, y, report, paired=True)
+    images, matched = paired_slices(data, holdout, pairs, accept_checksum, skip_bad, report, domains, channels)
+    a, b = [x for x, _ in matched], [y for _, y in matched]
+    for x, y in matched:
+        if x.image.shape[:2] != y.image.shape[:2]:
+            raise DataError(f"{x.name}: its {images.domains.a} image is {x.image.shape[1]}x{x.image.shape[0]} but "
+                            f"its {images.domains.b} image is {y.image.shape[1]}x{y.image.shape[0]}; aligned pairs "
+                            "must have one size")
+    return TrainingData(a, b, to_model_range([s.image for s in a], image_size),
+                        to_model_range([s.image for s in b], image_size), images.domains, images.channels, report,
+                        paired=True)

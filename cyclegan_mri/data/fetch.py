@@ -195,8 +195,8 @@ def _existing(path: Path, sha256: str, accept_mismatch: bool) -> Path:
         with path.open("rb") as stream:
             # RAR 4 and RAR 5 signatures: say "not an archive" rather than "wrong checksum".
             if not stream.read(7).startswith(b"Rar!\x1a\x07"):
-                raise DataError(f"{path}: not a RAR archive; pass --data with the dataset's .RAR "
-                                "or a folder holding Tr1/TrainT1 and Tr2/TrainT2")
+                raise DataError(f"{path}: not a RAR archive; pass --data with the dataset's .RAR or a folder "
+                                "of images of two domains (trainA/ and trainB/, A/ and B/, t1/ and t2/...)")
         verify_archive(path, sha256, accept_mismatch)
     return path
 
@@ -229,7 +229,7 @@ def ensure_archive(
     if not _is_default(target):
         raise DataError(
             f"{target} does not exist; pass --data with the RAR archive "
-            f"or a folder holding Tr1/TrainT1 and Tr2/TrainT2"
+            f"or a folder of images of two domains (trainA/ and trainB/, A/ and B/, t1/ and t2/...)"
         )
 
     env_value = os.environ.get(ARCHIVE_ENV)

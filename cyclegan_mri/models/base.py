@@ -8,7 +8,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cyclegan_mri.domains import Domains
 from cyclegan_mri.networks.unet import default_depth
+
+
+def network_loss_names(domains: Domains) -> dict[str, str]:
+    """The logged names of the two-generator models' per-network losses, in the domains' names: G's
+    ``gen_t1_to_t2_loss``, F's ``gen_t2_to_t1_loss``, D_X's ``disc_t1_loss`` and D_Y's ``disc_t2_loss``."""
+    a, b = (name.lower() for name in domains.names)
+    return {"gen_g": f"gen_{domains.forward}_loss", "gen_f": f"gen_{domains.backward}_loss",
+            "disc_x": f"disc_{a}_loss", "disc_y": f"disc_{b}_loss"}
 
 
 def network_input(image_shape: tuple[int, int, int], crop: tuple[int, int] | None,
@@ -33,8 +42,10 @@ class TranslationModel(keras.Model):
     ``_record``, so every model logs epoch means the same way.
     """
 
-    #: Whether the model trains on aligned (T1, T2) pairs rather than on two unpaired sets.
+    #: Whether the model trains on aligned (A, B) pairs rather than on two unpaired sets.
     paired = False
+    #: The two domains (set by each model's ``__init__``): they name the translators and the logs.
+    domains: Domains
 
     @classmethod
     def from_options(cls, options) -> "TranslationModel":
@@ -53,7 +64,7 @@ class TranslationModel(keras.Model):
         return list(self.trackers.values())
 
     def translators(self) -> Mapping[str, keras.Model]:
-        """The generators to export, by direction (``"t1_to_t2"``, ``"t2_to_t1"``)."""
+        """The generators to export, by direction (``domains.forward``, ``domains.backward``: ``"t1_to_t2"``...)."""
         raise NotImplementedError
 
     def networks(self) -> Mapping[str, keras.Model]:
@@ -134,11 +145,11 @@ class TranslationModel(keras.Model):
         return results
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        """(title, image) panels for the per-epoch sample grid of fixed samples x (T1) and y (T2)."""
+        """(title, image) panels for the per-epoch sample grid of fixed samples x (domain A) and y (domain B)."""
         raise NotImplementedError
 
     def translate(self, direction: str, images: np.ndarray, batch_size: int = 8) -> np.ndarray:
-        """Translate model-range images (N, H, W, 1) in one direction, without training behaviour."""
+        """Translate model-range images (N, H, W, C) in one direction, without training behaviour."""
         generator = self.translators()[direction]
         return np.concatenate([
             np.asarray(generator(tf.constant(images[i:i + batch_size]), training=False))

@@ -15,8 +15,8 @@ embeddings are targets (no gradient), and the heads learn with the generator.
   flip the input left-right and ask that the translation's features, flipped
   back, still match the source's (flip equivariance).
 
-Both directions are trained, each as its own one-sided model (G: T1 -> T2
-judged by D_Y; F: T2 -> T1 judged by D_X), so ``evaluate.py`` scores both. An
+Both directions are trained, each as its own one-sided model (G: A -> B
+judged by D_Y; F: B -> A judged by D_X), so ``evaluate.py`` scores both. An
 optional structure loss (``--lambda-structure``) joins the generator losses.
 """
 
@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel, network_input
+from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
 from cyclegan_mri.models.cyclegan import DISCRIMINATOR_SETTINGS, GENERATOR_SETTINGS, CycleGAN
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
@@ -45,7 +46,6 @@ NCE_LAYERS = {
 }
 VARIANTS = {"cut": dict(lambda_nce=1.0, nce_identity=True, flip_equivariance=False),
             "fastcut": dict(lambda_nce=10.0, nce_identity=False, flip_equivariance=True)}
-LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "nce_loss")
 
 
 def projection_heads(channels: list[int], units: int, name: str) -> keras.Model:
@@ -94,13 +94,13 @@ class OneSided:
 
 
 class CUT(TranslationModel):
-    """Two one-sided CUT (or FastCUT) models, T1 -> T2 and T2 -> T1, trained together."""
+    """Two one-sided CUT (or FastCUT) models, A -> B and B -> A, trained together."""
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "resnet9",
                  discriminator: str = "patchgan", variant: str = "cut", lambda_nce: float | None = None,
                  nce_temperature: float = 0.07, nce_patches: int = 256, head_units: int = 256,
                  gan_loss: str = "lsgan", lambda_structure: float = 0.0, structure: str = "mind",
-                 crop: tuple[int, int] | None = None, **kwargs):
+                 crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL, **kwargs):
         super().__init__(**kwargs)
         if generator not in NCE_LAYERS:
             raise UserError(f"--model {variant} takes its features from the generator's encoder, which it knows "
@@ -108,6 +108,8 @@ class CUT(TranslationModel):
         settings = VARIANTS[variant]
         self.variant = variant
         self.image_shape = tuple(image_shape)
+        self.domains = domains
+        self.loss_names = network_loss_names(domains)
         self.lambda_nce = settings["lambda_nce"] if lambda_nce is None else lambda_nce
         self.nce_identity = settings["nce_identity"]
         self.flip_equivariance = settings["flip_equivariance"]
@@ -128,16 +130,16 @@ class CUT(TranslationModel):
         self.generator_g, self.generator_f = self.sides["g"].generator, self.sides["f"].generator
         self.heads_g, self.heads_f = self.sides["g"].heads, self.sides["f"].heads
         self.discriminator_y, self.discriminator_x = self.sides["g"].discriminator, self.sides["f"].discriminator
-        names = LOSS_NAMES + (("structure_loss",) if lambda_structure else ())
+        names = (*self.loss_names.values(), "nce_loss", *(("structure_loss",) if lambda_structure else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @classmethod
     def from_options(cls, options) -> "CUT":
-        return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, variant=options.model, lambda_nce=options.lambda_nce,
                    nce_temperature=options.nce_temperature, nce_patches=options.nce_patches,
                    gan_loss=options.gan_loss, lambda_structure=options.lambda_structure,
-                   structure=options.structure, crop=options.crop)
+                   structure=options.structure, crop=options.crop, domains=options.run_domains)
 
     def compile(self, learning_rate=2e-4, beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Six Adam optimizers: each generator, head set and discriminator; ``loss_scale`` for float16."""
@@ -149,7 +151,7 @@ class CUT(TranslationModel):
         return self.generator_g(x, training=training)
 
     def translators(self) -> Mapping[str, keras.Model]:
-        return {"t1_to_t2": self.generator_g, "t2_to_t1": self.generator_f}
+        return {self.domains.forward: self.generator_g, self.domains.backward: self.generator_f}
 
     def networks(self) -> Mapping[str, keras.Model]:
         return {"generator_g": self.generator_g, "generator_f": self.generator_f, "heads_g": self.heads_g,
@@ -203,21 +205,22 @@ class CUT(TranslationModel):
     def compute_losses(self, real_x: tf.Tensor, real_y: tf.Tensor) -> dict[str, tf.Tensor]:
         g = self.one_side(self.sides["g"], real_x, real_y)
         f = self.one_side(self.sides["f"], real_y, real_x)
-        step = {"gen_g_loss": g["generator"], "gen_f_loss": f["generator"], "disc_y_loss": g["discriminator"],
-                "disc_x_loss": f["discriminator"], "nce_loss": g["nce"] + f["nce"]}
+        names = self.loss_names
+        step = {names["gen_g"]: g["generator"], names["gen_f"]: f["generator"], names["disc_y"]: g["discriminator"],
+                names["disc_x"]: f["discriminator"], "nce_loss": g["nce"] + f["nce"]}
         if self.lambda_structure:
             step["structure_loss"] = g["structure"] + f["structure"]
         return step
 
     def train_step(self, data):
         real_x, real_y = data
-        o = self._optimizers
-        updates = [("gen_g_loss", self.generator_g, o["generator_g_optimizer"]),
-                   ("gen_g_loss", self.heads_g, o["heads_g_optimizer"]),
-                   ("gen_f_loss", self.generator_f, o["generator_f_optimizer"]),
-                   ("gen_f_loss", self.heads_f, o["heads_f_optimizer"]),
-                   ("disc_x_loss", self.discriminator_x, o["discriminator_x_optimizer"]),
-                   ("disc_y_loss", self.discriminator_y, o["discriminator_y_optimizer"])]
+        o, names = self._optimizers, self.loss_names
+        updates = [(names["gen_g"], self.generator_g, o["generator_g_optimizer"]),
+                   (names["gen_g"], self.heads_g, o["heads_g_optimizer"]),
+                   (names["gen_f"], self.generator_f, o["generator_f_optimizer"]),
+                   (names["gen_f"], self.heads_f, o["heads_f_optimizer"]),
+                   (names["disc_x"], self.discriminator_x, o["discriminator_x_optimizer"]),
+                   (names["disc_y"], self.discriminator_y, o["discriminator_y_optimizer"])]
         return self.descend(lambda: self.compute_losses(real_x, real_y), updates)
 
     # The same two-direction grid as the CycleGAN's.

@@ -1,7 +1,7 @@
-"""CycleGAN (Zhu et al. 2017) for T1 <-> T2, as the tutorial trains it.
+"""CycleGAN (Zhu et al. 2017) between two domains, as the tutorial trains it for T1 <-> T2.
 
-G translates T1 (domain X) to T2 (domain Y) and F translates back; D_X judges
-T1 images and D_Y judges T2 images.
+G translates domain A (X; T1 in the tutorial) to domain B (Y; T2) and F
+translates back; D_X judges A images and D_Y judges B images.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import tensorflow as tf
 
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel, network_input
+from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
 from cyclegan_mri.models.image_pool import ImagePool
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
 
-LOSS_NAMES = ("gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss")
 
 # The CycleGAN's networks act on each image on its own, as in the paper's reference: instance
 # normalisation (never batch statistics, which would mix the real, fake and pooled images that one
@@ -37,9 +37,12 @@ class CycleGAN(TranslationModel):
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
                  gan_loss: str = "bce", pool_size: int = 0, lambda_structure: float = 0.0,
-                 structure: str = "mind", crop: tuple[int, int] | None = None, **kwargs):
+                 structure: str = "mind", crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
+        self.domains = domains
+        self.loss_names = network_loss_names(domains)
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
         self.gan_loss = gan_loss
@@ -58,15 +61,17 @@ class CycleGAN(TranslationModel):
         self.discriminator_y = build_discriminator(discriminator, shape, filters, name="discriminator_y",
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
         # The structure term is logged only when it is used, so the tutorial's history keeps its columns.
-        names = LOSS_NAMES + (("structure_loss",) if lambda_structure else ())
+        names = (*self.loss_names.values(), "cycle_loss", "identity_loss",
+                 *(("structure_loss",) if lambda_structure else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @classmethod
     def from_options(cls, options) -> "CycleGAN":
-        return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
                    lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size,
-                   lambda_structure=options.lambda_structure, structure=options.structure, crop=options.crop)
+                   lambda_structure=options.lambda_structure, structure=options.structure, crop=options.crop,
+                   domains=options.run_domains)
 
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
@@ -81,7 +86,7 @@ class CycleGAN(TranslationModel):
         return self.generator_g(x, training=training)
 
     def translators(self) -> Mapping[str, keras.Model]:
-        return {"t1_to_t2": self.generator_g, "t2_to_t1": self.generator_f}
+        return {self.domains.forward: self.generator_g, self.domains.backward: self.generator_f}
 
     def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
         return {"generator_g_optimizer": self.generator_g_optimizer,
@@ -133,13 +138,16 @@ class CycleGAN(TranslationModel):
         if self.lambda_structure:
             structure_g = self.lambda_structure * self.structure_loss(real_x, out["fake_y"])
             structure_f = self.lambda_structure * self.structure_loss(real_y, out["fake_x"])
+        names = self.loss_names
         step = {
-            "gen_g_loss": (losses.generator_adversarial(out["disc_fake_y"], self.gan_loss) + cycle + identity_g
-                           + structure_g),
-            "gen_f_loss": (losses.generator_adversarial(out["disc_fake_x"], self.gan_loss) + cycle + identity_f
-                           + structure_f),
-            "disc_x_loss": losses.discriminator_adversarial(out["disc_real_x"], out["disc_pooled_x"], self.gan_loss),
-            "disc_y_loss": losses.discriminator_adversarial(out["disc_real_y"], out["disc_pooled_y"], self.gan_loss),
+            names["gen_g"]: (losses.generator_adversarial(out["disc_fake_y"], self.gan_loss) + cycle + identity_g
+                             + structure_g),
+            names["gen_f"]: (losses.generator_adversarial(out["disc_fake_x"], self.gan_loss) + cycle + identity_f
+                             + structure_f),
+            names["disc_x"]: losses.discriminator_adversarial(out["disc_real_x"], out["disc_pooled_x"],
+                                                              self.gan_loss),
+            names["disc_y"]: losses.discriminator_adversarial(out["disc_real_y"], out["disc_pooled_y"],
+                                                              self.gan_loss),
             "cycle_loss": cycle,
             "identity_loss": identity_g + identity_f,
         }
@@ -149,13 +157,16 @@ class CycleGAN(TranslationModel):
 
     def train_step(self, data):
         real_x, real_y = data
-        pairs = [("gen_g_loss", self.generator_g, self.generator_g_optimizer),
-                 ("gen_f_loss", self.generator_f, self.generator_f_optimizer),
-                 ("disc_x_loss", self.discriminator_x, self.discriminator_x_optimizer),
-                 ("disc_y_loss", self.discriminator_y, self.discriminator_y_optimizer)]
+        names = self.loss_names
+        pairs = [(names["gen_g"], self.generator_g, self.generator_g_optimizer),
+                 (names["gen_f"], self.generator_f, self.generator_f_optimizer),
+                 (names["disc_x"], self.discriminator_x, self.discriminator_x_optimizer),
+                 (names["disc_y"], self.discriminator_y, self.discriminator_y_optimizer)]
         return self.descend(lambda: self.compute_losses(real_x, real_y, self.forward(real_x, real_y)), pairs)
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        fake_y = self.translate("t1_to_t2", x[:1])
-        fake_x = self.translate("t2_to_t1", y[:1])
-        return [("Input T1", x[0]), ("Predicted T2", fake_y[0]), ("Input T2", y[0]), ("Predicted T1", fake_x[0])]
+        fake_y = self.translate(self.domains.forward, x[:1])
+        fake_x = self.translate(self.domains.backward, y[:1])
+        a, b = self.domains.names
+        return [(f"Input {a}", x[0]), (f"Predicted {b}", fake_y[0]),
+                (f"Input {b}", y[0]), (f"Predicted {a}", fake_x[0])]

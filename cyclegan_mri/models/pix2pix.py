@@ -15,28 +15,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cyclegan_mri.errors import UserError
+from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel, network_input
 from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_loss", "gen_gan_loss", "l1_loss", "disc_loss")
-DIRECTIONS = ("t1_to_t2", "t2_to_t1")
 
 
 class Pix2Pix(TranslationModel):
-    """One generator and one conditional discriminator, trained on aligned (T1, T2) pairs."""
+    """One generator and one conditional discriminator, trained on aligned (A, B) pairs in one ``direction``
+    (None: A to B)."""
 
     paired = True
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "unet",
-                 discriminator: str = "patchgan", direction: str = "t1_to_t2", norm: str = "batch",
-                 lambda_l1: float = 100.0, gan_loss: str = "bce", crop: tuple[int, int] | None = None, **kwargs):
+                 discriminator: str = "patchgan", direction: str | None = None, norm: str = "batch",
+                 lambda_l1: float = 100.0, gan_loss: str = "bce", crop: tuple[int, int] | None = None,
+                 domains: Domains = TUTORIAL, **kwargs):
         super().__init__(**kwargs)
-        if direction not in DIRECTIONS:
-            raise UserError(f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
+        self.domains = domains
+        self.direction = direction or domains.forward
+        self.source_side = domains.source_side(self.direction)  # a one-line error for an unknown direction
         self.image_shape = tuple(image_shape)
-        self.direction = direction
         self.lambda_l1 = lambda_l1
         self.gan_loss = gan_loss
         shape, settings = network_input(image_shape, crop, generator)
@@ -49,9 +50,10 @@ class Pix2Pix(TranslationModel):
 
     @classmethod
     def from_options(cls, options) -> "Pix2Pix":
-        return cls(image_shape=(*options.image_size, 1), filters=options.filters, generator=options.generator,
+        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
                    discriminator=options.discriminator, direction=options.direction, norm=options.norm,
-                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss, crop=options.crop)
+                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss, crop=options.crop,
+                   domains=options.run_domains)
 
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
@@ -73,8 +75,8 @@ class Pix2Pix(TranslationModel):
     def networks(self) -> Mapping[str, keras.Model]:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
-    def source_and_target(self, t1: tf.Tensor, t2: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return (t1, t2) if self.direction == "t1_to_t2" else (t2, t1)
+    def source_and_target(self, a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return (a, b) if self.source_side == 0 else (b, a)
 
     def compute_losses(self, source: tf.Tensor, target: tf.Tensor) -> dict:
         fake = self.generator(source, training=True)
@@ -94,7 +96,7 @@ class Pix2Pix(TranslationModel):
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         source, target = self.source_and_target(x[:1], y[:1])
-        names = ("T1", "T2") if self.direction == "t1_to_t2" else ("T2", "T1")
+        names = self.domains.source_and_target(self.direction)
         fake = self.translate(self.direction, source)
         return [(f"Input {names[0]}", source[0]), (f"Predicted {names[1]}", fake[0]), (f"Real {names[1]}", target[0])]
 

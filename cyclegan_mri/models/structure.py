@@ -47,8 +47,11 @@ def _shift(padded: tf.Tensor, dy: int, dx: int, pad: int, height: tf.Tensor, wid
 
 
 def mind_descriptor(images: tf.Tensor, distance: int = MIND_DISTANCE, sigma: float = MIND_SIGMA) -> tf.Tensor:
-    """MIND of single-channel NHWC images: (N, H, W, 4), each value in (0, 1], the largest of each pixel 1."""
-    images = tf.cast(images, tf.float32)
+    """MIND of NHWC images: (N, H, W, 4), each value in (0, 1], the largest of each pixel 1.
+
+    Colour images are described through the mean of their channels: structure, not colour, is compared.
+    """
+    images = tf.reduce_mean(tf.cast(images, tf.float32), axis=-1, keepdims=True)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     padded = tf.pad(images, [[0, 0], [distance, distance], [distance, distance], [0, 0]], mode="SYMMETRIC")
     kernel = _gaussian_kernel(sigma)

@@ -26,7 +26,7 @@ from cyclegan_mri.visualize import save_sample_grid
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Draws the model's translation of one fixed T1 and one fixed T2 slice after every epoch."""
+    """Draws the model's translation of one fixed slice of each domain after every epoch."""
 
     def __init__(self, run: RunDir, x: np.ndarray, y: np.ndarray):
         super().__init__()
@@ -51,10 +51,10 @@ class HistoryCSV(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         row = {"epoch": epoch + 1, **logs, "seconds": round(time.perf_counter() - self._started, 3)}
-        rows = read_history(self.path)
-        if rows and list(rows[0]) != list(row):
-            rows = [{key: r.get(key, "") for key in row} for r in rows]
-        write_history(self.path, rows + [row])
+        rows = read_history(self.path) + [row]
+        # Columns appear and go between versions and settings: keep every one any row has, blank where absent.
+        columns = list(dict.fromkeys(key for r in rows for key in r))
+        write_history(self.path, [{key: r.get(key, "") for key in columns} for r in rows])
 
 
 class ProjectedTime(keras.callbacks.Callback):

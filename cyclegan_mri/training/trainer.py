@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
 from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
+from cyclegan_mri.domains import Domains
 from cyclegan_mri.devices import (is_xla_failure, make_strategy, precision as precision_policy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
@@ -26,11 +27,12 @@ from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
 from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
-ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "filters", "generator", "discriminator", "pool_size",
-                       "direction", "norm")
+ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "channels", "filters", "generator", "discriminator",
+                       "pool_size", "direction", "norm")
 # Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
-# run on the test pairs, and run.json would no longer say so. (--data and --pairs may move.)
-IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout")
+# run on the test pairs, and run.json would no longer say so; the domains' names are those of its
+# generators and history columns. (--data and --pairs may move.)
+IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains")
 
 
 @dataclass
@@ -74,11 +76,32 @@ class Session:
 
 def load_data(options: TrainOptions) -> TrainingData:
     """The training data the model of ``options`` learns from: aligned pairs, or two unpaired sets."""
+    domains = Domains.of(options.domains) if options.domains else None
     if model_class(options.model).paired:
         return load_paired(options.data, options.image_size, options.holdout, options.pairs,
-                           options.accept_checksum, options.skip_bad_images)
+                           options.accept_checksum, options.skip_bad_images, domains, options.channels)
     return load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
-                         options.skip_bad_images)
+                         options.skip_bad_images, domains, options.channels)
+
+
+def with_data_settings(options: TrainOptions, data: TrainingData) -> TrainOptions:
+    """``options`` with what the data decided: the domains' names, the channel count and (pix2pix) the
+    direction, checked against the domains."""
+    direction = None
+    if model_class(options.model).paired:
+        direction = (options.direction or data.domains.forward).lower()
+        data.domains.source_side(direction)  # a one-line error for a direction between other domains
+    return dataclasses.replace(options, domains=data.domains.names, channels=data.channels, direction=direction)
+
+
+def with_run_settings(options: TrainOptions, saved: TrainOptions | None) -> TrainOptions:
+    """``options`` with the settings a resumed run keeps unless they are given: its domains, channel count
+    and direction (which its data would otherwise decide anew), and its seed (see ``with_seed``)."""
+    if saved is not None:
+        options = dataclasses.replace(options, domains=options.domains or saved.domains,
+                                      channels=options.channels or saved.channels,
+                                      direction=options.direction or saved.direction)
+    return with_seed(options, saved)
 
 
 def build_model(options: TrainOptions, precision: str = "float32", jit_compile: bool | str = "auto") -> TranslationModel:
@@ -127,12 +150,13 @@ def open_session(options: TrainOptions) -> Session:
         # Each worker shuffles the data itself and keeps its shard: the shuffles must agree.
         raise UserError("--strategy multiworker needs --seed (the same on every worker)")
     saved = load_run_options(run.root)
+    options = with_run_settings(options, saved)
     if saved is not None:
         check_compatible(saved, options)
-    options = with_seed(options, saved)
     keras.utils.set_random_seed(options.seed)
     data = load_data(options)
-    check_batch_size(options.batch, {"T1": len(data.x), "T2": len(data.y)})
+    options = with_data_settings(options, data)
+    check_batch_size(options.batch, dict(zip(data.domains.names, (len(data.x), len(data.y)))))
     if options.pool_size and options.strategy != "default":
         raise UserError("--pool-size works on a single device only; drop it or use --strategy default")
     strategy = make_strategy(options.strategy)
@@ -292,9 +316,15 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
 def train(options: TrainOptions, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> Session:
     """The whole of ``train.py``: open or resume the run in ``options.out``, train, export."""
     run = RunDir.at(options.out)
+    created = not run.root.exists()
     if not options.dry_run:
         run.ensure_writable()  # fail on an unwritable --out before minutes of loading and building
-    session = open_session(options)
+    try:
+        session = open_session(options)
+    except BaseException:
+        if created and run.root.is_dir() and not any(run.root.iterdir()):
+            run.root.rmdir()  # bad data or flags leave no empty run directory behind
+        raise
     print(describe(session))
     if options.dry_run:
         return session
