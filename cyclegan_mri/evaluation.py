@@ -109,7 +109,7 @@ def baseline_scores(source: Source) -> dict:
 
 
 def fingerprint(image: np.ndarray) -> str:
-    """A digest of an 8-bit slice's pixels and shape: equal for the same image under any file name."""
+    """A digest of an image's (or prepared volume's) values and shape: equal for the same image under any name."""
     image = np.ascontiguousarray(image)
     return hashlib.sha256(repr(image.shape).encode() + image.tobytes()).hexdigest()
 
@@ -120,6 +120,14 @@ def training_fingerprints(options: TrainOptions | None) -> set[str] | None:
 
     if options is None:
         return None
+    if model_class(options.model).volumetric:
+        from cyclegan_mri.data.volume_data import load_volume_domains
+
+        try:
+            _, a, b = load_volume_domains(options.data, options.run_domains, options.spacing)
+        except UserError:
+            return None
+        return {fingerprint(v.data) for v in a + b}
     settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
                     domains=options.run_domains, channels=options.channels)
     try:
@@ -184,7 +192,8 @@ def held_out_note(results: dict) -> str:
         seen = max(sum(row.get("seen_in_training", False) for row in r["per_image"]) for r in results.values())
         total = max(len(r["per_image"]) for r in results.values())
         return (f"NOT held out: the run trained on images of {seen} of these {total} pairs, so these scores "
-                "overstate its quality; train with --holdout for honest scores")
+                "overstate its quality; keep the scored pairs out of the training data (--holdout for the "
+                "tutorial's) for honest scores")
     return "held out: unknown (the run's training data could not be read again to check)"
 
 
@@ -218,3 +227,36 @@ def format_table(results: dict, per_image: bool = True) -> str:
 def save_results(path: Path, results: dict) -> None:
     write_atomic(path, json.dumps(results, indent=2, allow_nan=True) + "\n")
 
+
+
+def evaluate_volumes(run: RunDir, pairs: list, domains: Domains, spacing=None, write_translations: bool = True,
+                     training: set[str] | None = None) -> dict:
+    """``evaluate`` for a 3D run: each generator translates the source volume of every aligned (name, A file,
+    B file) pair as a volume and is scored against its partner (``volume_inference.score_pair``), beside the
+    identity. Translations go to ``translations/<direction>/`` on each source's own grid."""
+    from cyclegan_mri.data.volume_data import prepare_volume
+    from cyclegan_mri.volume_inference import score_pair
+    from cyclegan_mri.volumes import read_volume
+
+    results = {}
+    for direction, generator in load_generators(run).items():
+        side = domains.source_side(direction)
+        names_of = domains.source_and_target(direction)
+        rows, identity = [], []
+        for name, *files in pairs:
+            source, target = files[side], files[1 - side]
+            write_to = run.translations / direction / name if write_translations else None
+            scores = score_pair(generator, source, target, spacing, write_to=write_to)
+            row = {"name": f"{source.parent.name}/{name} -> {target.parent.name}/{name}", **scores["model"]}
+            if training is not None:
+                row["seen_in_training"] = any(fingerprint(prepare_volume(read_volume(f), spacing, f).data) in training
+                                              for f in files)
+            rows.append(row)
+            identity.append({"name": row["name"], **scores["identity"]})
+        means = lambda table: {key: float(np.mean([r[key] for r in table])) if table else None  # noqa: E731
+                               for key in ("psnr", "ssim", "nmse")}
+        results[direction] = {"source": names_of[0], "target": names_of[1], **means(rows), "per_image": rows,
+                              "held_out": (None if training is None or not rows
+                                           else not any(r["seen_in_training"] for r in rows)),
+                              "baselines": {"identity": {**means(identity), "per_image": identity}} if rows else {}}
+    return results

@@ -90,22 +90,30 @@ def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch
 
 
 def translate_path(generator: keras.Model, source: str | Path, target: str | Path, plane: str = "axial",
-                   skip_bad: bool = False) -> list[Path]:
+                   skip_bad: bool = False, spacing: tuple[float, float, float] | None = None,
+                   overlap: float | None = None, blend: str | None = None) -> list[Path]:
     """Translate an image file, a NIfTI volume, or a folder of either into ``target`` (a file or a folder).
 
     Images become 8-bit PNGs at their own size, in the model's channels; volumes become float32 NIfTI
-    volumes on the input's grid (see ``cyclegan_mri.volumes``). Returns the files written.
+    volumes on the input's grid: slice by slice along ``plane`` for a 2D generator (see
+    ``cyclegan_mri.volumes``), as a volume with a sliding window (``overlap``, ``blend``, and the run's
+    ``spacing``) for a 3D one (see ``cyclegan_mri.volume_inference``). Returns the files written.
     """
     from cyclegan_mri import volumes
     from cyclegan_mri.rundir import write_atomic
+    from cyclegan_mri.volume_inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
 
     source, target = Path(source), Path(target)
+    volumetric = is_volumetric(generator)
     if not source.exists():
         raise DataError(f"{source}: no such file or folder")
     if source.is_dir():
         niftis = sorted(p for p in source.iterdir() if p.is_file() and volumes.is_nifti(p))
         if niftis:
-            return [translate_path(generator, p, target / p.name, plane)[0] for p in niftis]
+            return [translate_path(generator, p, target / p.name, plane, spacing=spacing, overlap=overlap,
+                                   blend=blend)[0] for p in niftis]
+        if volumetric:
+            raise DataError(f"{source}: no NIfTI volumes (.nii, .nii.gz) to translate (this run translates volumes)")
         slices = load_folder(source, skip_bad, channels=None)
         if not slices:
             raise DataError(f"{source}: no images or NIfTI volumes to translate")
@@ -117,10 +125,16 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
     if volumes.is_nifti(source):
         if not volumes.is_nifti(target):
             raise UserError(f"{target}: a translated volume is written as NIfTI; name it .nii or .nii.gz")
+        if volumetric:
+            return [translate_file(generator, source, target, spacing, overlap or DEFAULT_OVERLAP,
+                                   blend or DEFAULT_BLEND)]
         image = volumes.read_volume(source)
         translated = volumes.translate_volume(generator, image, plane, progress=f"translating {source.name}")
         volumes.save_volume(translated, target)
         return [target]
+    if volumetric:
+        raise UserError(f"{source}: this run translates NIfTI volumes (.nii, .nii.gz) as volumes, not images; "
+                        "translate slices with a 2D run")
     if not is_image_name(source.name):
         raise DataError(f"{source}: neither an image (.png, .jpg, ...) nor a NIfTI volume (.nii, .nii.gz)")
     if target.suffix.lower() != ".png":

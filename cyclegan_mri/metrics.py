@@ -3,7 +3,8 @@
 PSNR and SSIM are scikit-image's with ``data_range=255``; NMSE is the squared
 error normalised by the target's energy, ||t - p||^2 / ||t||^2 (as in fastMRI).
 Colour images, (H, W, 3), are scored over all their values; SSIM is the mean of
-each channel's (``channel_axis``).
+each channel's (``channel_axis``). Volumes, (D, H, W), get scikit-image's 3D SSIM
+(7x7x7 windows).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ def psnr(target: np.ndarray, prediction: np.ndarray) -> float:
                                          data_range=DATA_RANGE))
 
 
-def ssim(target: np.ndarray, prediction: np.ndarray) -> float:
+def ssim(target: np.ndarray, prediction: np.ndarray, channel_axis: int | None | str = "auto") -> float:
+    """SSIM; ``channel_axis`` "auto" reads a 3D array as a colour image (H, W, C), None as a volume."""
     target = np.asarray(target, np.float64)
+    if channel_axis == "auto":
+        channel_axis = -1 if target.ndim == 3 else None
     return float(structural_similarity(target, np.asarray(prediction, np.float64), data_range=DATA_RANGE,
-                                       channel_axis=-1 if target.ndim == 3 else None))
+                                       channel_axis=channel_axis))
 
 
 def nmse(target: np.ndarray, prediction: np.ndarray) -> float:
@@ -33,11 +37,13 @@ def nmse(target: np.ndarray, prediction: np.ndarray) -> float:
     return float(error / np.sum(target ** 2))
 
 
-def score(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-    """PSNR, SSIM and NMSE of one prediction against its aligned target (same shape)."""
+def score(target: np.ndarray, prediction: np.ndarray, channel_axis: int | None | str = "auto") -> dict[str, float]:
+    """PSNR, SSIM and NMSE of one prediction against its aligned target (same shape); ``channel_axis`` as
+    for ``ssim`` (None scores a (D, H, W) volume with 3D SSIM)."""
     if np.shape(target) != np.shape(prediction):
         raise ValueError(f"shapes differ: target {np.shape(target)}, prediction {np.shape(prediction)}")
-    return {"psnr": psnr(target, prediction), "ssim": ssim(target, prediction), "nmse": nmse(target, prediction)}
+    return {"psnr": psnr(target, prediction), "ssim": ssim(target, prediction, channel_axis),
+            "nmse": nmse(target, prediction)}
 
 
 def summarize(names: Sequence[str], targets: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> dict:

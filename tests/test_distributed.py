@@ -19,11 +19,15 @@ def two_device_results() -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_two_replicas_give_the_weights_of_one_device(two_device_results):
-    """Global batch 4 split 2+2, then the tutorial's last step (3 T1 against 4 T2) split unevenly."""
-    result = two_device_results
+@pytest.mark.parametrize("model", ["2d", "3d"])
+def test_two_replicas_give_the_weights_of_one_device(two_device_results, model):
+    """2D: global batch 4 split 2+2, then the tutorial's last step (3 T1 against 4 T2) split unevenly.
+    3D: two steps of 2 volume patches per domain, split 1+1."""
+    result = two_device_results[model]
     assert result["replicas"] == 2
-    assert result["max_relative_weight_difference"] <= 1e-5
+    # The 3D generators' bottleneck normalises 4x4x4 voxels: more of their weights get near-zero gradients,
+    # whose float32 rounding Adam turns into steps of the learning rate (see conftest.trained_weights).
+    assert result["max_relative_weight_difference"] <= (1e-5 if model == "2d" else 1e-4)
     for name, value in result["losses"]["single"].items():
         assert result["losses"]["mirrored"][name] == pytest.approx(value, rel=1e-5), name
 

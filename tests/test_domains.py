@@ -224,6 +224,15 @@ def test_a_grayscale_a_b_folder_trains_resumes_translates_and_evaluates(tmp_path
                                       "--output", str(tmp_path / "other.png"), "--direction", "t1_to_t2"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "a_to_b and b_to_a" in error and not (tmp_path / "other.png").exists()
+    # A 2D run translates a volume slice by slice: the sliding-window flags of 3D runs are refused.
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(phantom(4, (20, 20))[..., None].repeat(3, -1).astype(np.float32), np.eye(4)),
+             tmp_path / "v.nii.gz")
+    assert exit_code(translate.main, ["--out", str(out), "--input", str(tmp_path / "v.nii.gz"),
+                                      "--output", str(tmp_path / "o.nii.gz"), "--overlap", "0.5"]) == 2
+    assert "--overlap and --blend apply to 3D runs" in capsys.readouterr().err
+    assert not (tmp_path / "o.nii.gz").exists()
 
     # No test split: everything is translated, nothing scored, and the run says so.
     assert evaluate.main(["--out", str(out)]) == 0

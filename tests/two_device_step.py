@@ -1,4 +1,5 @@
-"""One training step on one CPU and under MirroredStrategy over two logical CPUs, from the same weights.
+"""Training steps on one CPU and under MirroredStrategy over two logical CPUs, from the same weights: of the
+tutorial's 2D CycleGAN, and of the 3D CycleGAN on volume patches.
 
 Run as a script by test_distributed.py: logical devices must be configured
 before TensorFlow starts, which the test process has long done. Prints JSON.
@@ -25,23 +26,28 @@ from cyclegan_mri.training.trainer import build_model  # noqa: E402
 
 SIZE = (24, 20)
 NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
+MODELS = {
+    "2d": TrainOptions(image_size=SIZE, filters=4),
+    "3d": TrainOptions(model="cyclegan3d", patch=(16, 16, 16), filters=2, generator="resnet6_3d",
+                       discriminator="patchgan3d", gan_loss="lsgan"),
+}
 
 
-def model_in(strategy):
+def model_in(strategy, options: TrainOptions):
     with strategy.scope():
         keras.utils.set_random_seed(7)
-        return build_model(TrainOptions(image_size=SIZE, filters=4), "float32", False)
+        return build_model(options, "float32", False)
 
 
-def train_steps(*shapes: tuple[int, int]) -> dict:
-    """Fit both models on one batch of each (T1 count, T2 count) shape and compare the weights."""
+def train_steps(mirrored: tf.distribute.MirroredStrategy, options: TrainOptions, *shapes: tuple[int, int]) -> dict:
+    """Fit both models on one batch of each (domain A count, domain B count) shape and compare the weights."""
     rng = np.random.default_rng(len(shapes))
-    batches = [(rng.uniform(-1, 1, (n_x, *SIZE, 1)).astype(np.float32),
-                rng.uniform(-1, 1, (n_y, *SIZE, 1)).astype(np.float32)) for n_x, n_y in shapes]
+    image = options.image_shape
+    batches = [(rng.uniform(-1, 1, (n_x, *image)).astype(np.float32),
+                rng.uniform(-1, 1, (n_y, *image)).astype(np.float32)) for n_x, n_y in shapes]
     dataset = tf.data.Dataset.from_generator(
-        lambda: iter(batches), output_signature=(tf.TensorSpec((None, *SIZE, 1)), tf.TensorSpec((None, *SIZE, 1))))
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    single, multi = model_in(tf.distribute.get_strategy()), model_in(mirrored)
+        lambda: iter(batches), output_signature=(tf.TensorSpec((None, *image)), tf.TensorSpec((None, *image))))
+    single, multi = model_in(tf.distribute.get_strategy(), options), model_in(mirrored, options)
     for a, b in zip(single.trainable_weights, multi.trainable_weights):
         b.assign(a)
     logs = {}
@@ -56,4 +62,8 @@ if __name__ == "__main__":
     # Keras builds a distributed model from the cross-replica mean of its first batch, which needs an
     # even split; the tutorial's uneven 3-against-4 step comes last in an epoch, so it does here too.
     # Weights that diverged in the even step would stay apart after the uneven one: one run checks both.
-    print(json.dumps(train_steps((4, 4), (3, 4))))
+    # The 3D pipeline's batches are always full (volume_data), so its steps split evenly.
+    # One strategy for both: a second one in the same process would reuse the first's collective keys.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    print(json.dumps({"2d": train_steps(strategy, MODELS["2d"], (4, 4), (3, 4)),
+                      "3d": train_steps(strategy, MODELS["3d"], (2, 2), (2, 2))}))

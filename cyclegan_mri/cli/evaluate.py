@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import (Parser, TrainOptions, add_data_arguments, add_debug_argument, add_out_argument,
-                                  load_run_options)
+from cyclegan_mri.options import (VOLUME_MODELS, Parser, TrainOptions, add_data_arguments, add_debug_argument,
+                                  add_out_argument, load_run_options)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", metavar="DIR",
                    help="score your own aligned pairs instead: DIR holds one folder per domain (t1/ and t2/, "
                         "A/ and B/, testA/ and testB/, or the domains' names) with files of the same names (any "
-                        "size; translated at the model's size and resized back before scoring)")
+                        "size; translated at the model's size and resized back before scoring); for a 3D run, "
+                        "NIfTI volumes, each pair on one grid")
     p.add_argument("--no-translations", action="store_true", help="score only; do not write translated PNGs")
     p.add_argument("--quiet", action="store_true", help="print only the mean scores, not each image")
     add_debug_argument(p)
@@ -36,12 +37,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.evaluation import (baseline_scores, dataset_source, evaluate, format_table, held_out_note,
-                                         save_results, training_fingerprints, user_pairs)
+    from cyclegan_mri.evaluation import baseline_scores, dataset_source, evaluate, training_fingerprints, user_pairs
     from cyclegan_mri.rundir import RunDir
 
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
+    if saved is not None and saved.model in VOLUME_MODELS:
+        return evaluate_volume_run(args, run, saved)
     # The run's domains and channels, so that its data is read as it was for training.
     domains, channels = (saved.run_domains, saved.channels) if saved else (None, None)
     if args.pairs:
@@ -55,12 +57,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     for direction, scores in baseline_scores(source).items():
         if direction in results:
             results[direction]["baselines"] = scores
-    print(f"scored on {source.description}")
+    return report(results, source.description, run, args.quiet)
+
+
+def report(results: dict, description: str, run, quiet: bool) -> int:
+    """Print the scores and whether they are held out, and write evaluation.json."""
+    from cyclegan_mri.evaluation import format_table, held_out_note, save_results
+
+    print(f"scored on {description}")
     print(held_out_note(results))
-    print(format_table(results, per_image=not args.quiet))
+    print(format_table(results, per_image=not quiet))
     save_results(run.evaluation, results)
     print(f"wrote {run.evaluation}")
     return 0
+
+
+def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
+    """``evaluate.py`` for a 3D run: aligned volume pairs from ``--pairs``, else from the test folders of the run's
+    data (testA/ and testB/ ...), translated as volumes and scored."""
+    from cyclegan_mri.data.volume_data import volume_pairs
+    from cyclegan_mri.errors import UserError
+    from cyclegan_mri.evaluation import evaluate_volumes, training_fingerprints
+
+    if args.all_pairs:
+        raise UserError("--all-pairs scores the tutorial dataset's pairs; a 3D run is scored on --pairs DIR")
+    domains = saved.run_domains
+    folder, split = (args.pairs, None) if args.pairs else (args.data or saved.data, "test")
+    pairs = volume_pairs(folder, domains, split)
+    if args.pairs and not pairs:
+        raise UserError(f"{folder}: no volume appears under the same name in both the {domains.a} and the "
+                        f"{domains.b} folder; aligned pairs must share a name")
+    results = evaluate_volumes(run, pairs, domains, saved.spacing, write_translations=not args.no_translations,
+                               training=training_fingerprints(saved))
+    return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
 
 
 def cli() -> int:

@@ -16,9 +16,9 @@ def parser() -> argparse.ArgumentParser:
         prog="translate.py",
         description="Translate an image, a folder of images, a NIfTI volume (.nii, .nii.gz) or a folder of "
                     "volumes with a trained generator. Images come out as PNGs at their own size, gray or "
-                    "colour as the run's --channels; a (grayscale) volume is "
-                    "translated slice by slice and comes out as a float32 volume with the input's shape, "
-                    "affine and intensity range, so that it overlays the input in a viewer.")
+                    "colour as the run's --channels. A (grayscale) volume is translated slice by slice by a 2D "
+                    "run and as a volume, window by window, by a 3D run; it comes out as a float32 volume with "
+                    "the input's shape, affine and intensity range, so that it overlays the input in a viewer.")
     add_out_argument(p, "whose generators/ translate")
     p.add_argument("--input", required=True, metavar="PATH", help="an image, a volume, or a folder of either")
     p.add_argument("--output", required=True, metavar="PATH",
@@ -28,9 +28,15 @@ def parser() -> argparse.ArgumentParser:
                    help="which generator, <source>_to_<target> in the run's domain names (t1_to_t2, "
                         "t2_to_t1, a_to_b, mri_to_ct...; default: the run's only one, or its first domain to "
                         "its second)")
-    p.add_argument("--plane", choices=sorted(PLANES), default="axial",
-                   help="anatomical plane a volume is cut along, found from its affine whatever the voxel order "
-                        "(default: %(default)s)")
+    p.add_argument("--plane", choices=sorted(PLANES), default=None,
+                   help="a 2D run: the anatomical plane a volume is cut along, found from its affine whatever the "
+                        "voxel order (default: axial)")
+    p.add_argument("--overlap", type=float, default=None,
+                   help="a 3D run (--model cyclegan3d): the fraction by which neighbouring windows overlap "
+                        "(default: 0.5)")
+    p.add_argument("--blend", choices=("gaussian", "constant"), default=None,
+                   help="a 3D run: how overlapping windows are averaged, weighted towards each window's centre "
+                        "(gaussian) or evenly (constant) (default: gaussian)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
     add_debug_argument(p)
@@ -42,8 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cyclegan_mri.inference import pick_generator, translate_path  # TensorFlow loads only once flags are valid
     from cyclegan_mri.rundir import RunDir
 
-    direction, generator = pick_generator(RunDir.at(args.out), args.direction)
-    written = translate_path(generator, args.input, args.output, args.plane, args.skip_bad_images)
+    from cyclegan_mri.errors import UserError
+    from cyclegan_mri.options import load_run_options
+    from cyclegan_mri.volume_inference import is_volumetric
+
+    run = RunDir.at(args.out)
+    direction, generator = pick_generator(run, args.direction)
+    if is_volumetric(generator) and args.plane is not None:
+        raise UserError(f"--plane: the run in {run.root} translates volumes as volumes (3D), not slice by slice")
+    if not is_volumetric(generator) and (args.overlap is not None or args.blend is not None):
+        raise UserError(f"--overlap and --blend apply to 3D runs; the run in {run.root} translates slices (a volume "
+                        "slice by slice along --plane)")
+    saved = load_run_options(run.root)
+    written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,
+                             spacing=saved.spacing if saved else None, overlap=args.overlap, blend=args.blend)
     where = written[0] if len(written) == 1 else f"{len(written)} files under {args.output}"
     print(f"{direction}: wrote {where}")
     return 0

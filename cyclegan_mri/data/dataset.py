@@ -47,6 +47,10 @@ class TrainingData:
             lines.append(f"note: {summary}")
         return "\n".join(lines)
 
+    def sample_inputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed images of the per-epoch sample grid: the first of each domain, (1, H, W, C)."""
+        return self.x[:1], self.y[:1]
+
 
 def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool = False,
                  report: LoadReport | None = None, domains: Domains | None = None,

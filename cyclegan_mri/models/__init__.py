@@ -6,9 +6,11 @@ from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.base import TranslationModel
 from cyclegan_mri.models.cut import CUT
 from cyclegan_mri.models.cyclegan import CycleGAN
+from cyclegan_mri.models.cyclegan3d import CycleGAN3D
 from cyclegan_mri.models.pix2pix import Pix2Pix
 
-MODELS: dict[str, type[TranslationModel]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix, "cut": CUT, "fastcut": CUT}
+MODELS: dict[str, type[TranslationModel]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix, "cut": CUT, "fastcut": CUT,
+                                             "cyclegan3d": CycleGAN3D}
 
 
 def model_class(name: str) -> type[TranslationModel]:

@@ -44,6 +44,8 @@ class TranslationModel(keras.Model):
 
     #: Whether the model trains on aligned (A, B) pairs rather than on two unpaired sets.
     paired = False
+    #: Whether the model translates volumes (trained on 3D patches) rather than 2D slices.
+    volumetric = False
     #: The two domains (set by each model's ``__init__``): they name the translators and the logs.
     domains: Domains
 

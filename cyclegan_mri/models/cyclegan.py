@@ -31,14 +31,15 @@ class CycleGAN(TranslationModel):
     """Two generators and two PatchGAN discriminators trained with adversarial, cycle and identity losses.
 
     ``lambda_structure`` > 0 adds a structure-consistency loss (``structure``: "mind" or "gradient", see
-    ``models/structure.py``) between each real image and its translation.
+    ``models/structure.py``) between each real image and its translation. ``generator_options`` are passed to
+    the generator builder (a 3D generator's ``padding``, say).
     """
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "tutorial",
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
                  gan_loss: str = "bce", pool_size: int = 0, lambda_structure: float = 0.0,
                  structure: str = "mind", crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL,
-                 **kwargs):
+                 generator_options: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.domains = domains
@@ -53,7 +54,7 @@ class CycleGAN(TranslationModel):
         self.pools = {name: ImagePool(pool_size, trained_shape, name=name) for name in ("pool_x", "pool_y")
                       } if pool_size else {}
         shape, settings = network_input(image_shape, crop, generator)
-        settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings}
+        settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings, **(generator_options or {})}
         self.generator_g = build_generator(generator, shape, filters, name="generator_g", **settings)
         self.generator_f = build_generator(generator, shape, filters, name="generator_f", **settings)
         self.discriminator_x = build_discriminator(discriminator, shape, filters, name="discriminator_x",

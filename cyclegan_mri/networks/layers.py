@@ -138,7 +138,7 @@ def normalization(x, norm: str, name: str):
 
 @keras.saving.register_keras_serializable(package="cyclegan_mri")
 class PadToMultiple(keras.layers.Layer):
-    """Pad NHWC images at the bottom and right, by reflection, to multiples of ``step``, whatever their size.
+    """Pad images (NHWC) or volumes (NDHWC) at the end of each spatial axis, by reflection, to multiples of ``step``.
 
     The amounts are computed from each batch's own shape, so one network takes
     whole slices and the random crops of ``--crop`` alike. Each amount must be
@@ -153,13 +153,12 @@ class PadToMultiple(keras.layers.Layer):
 
     def call(self, x):
         shape = tf.shape(x)
-        rows, columns = -shape[1] % self.step, -shape[2] % self.step
-        return tf.pad(x, [[0, 0], [0, rows], [0, columns], [0, 0]], mode="REFLECT")
+        ends = [[0, -shape[axis] % self.step] for axis in range(1, len(x.shape) - 1)]
+        return tf.pad(x, [[0, 0], *ends, [0, 0]], mode="REFLECT")
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
         up = lambda n: None if n is None else n + (-n % self.step)  # noqa: E731
-        return batch, up(height), up(width), channels
+        return (input_shape[0], *(up(n) for n in input_shape[1:-1]), input_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "step": self.step}
@@ -167,36 +166,108 @@ class PadToMultiple(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cyclegan_mri")
 class CropLike(keras.layers.Layer):
-    """Crop ``[x, reference]`` to ``x``'s top-left rows and columns of ``reference``'s size: undoes PadToMultiple."""
+    """Crop ``[x, reference]`` to the start of each spatial axis of ``x``, ``reference``'s size: undoes PadToMultiple.
+
+    Images and volumes alike: every axis between the batch and the channels is cropped.
+    """
 
     def call(self, inputs):
         x, reference = inputs
         shape = tf.shape(reference)
-        return x[:, :shape[1], :shape[2], :]
+        spatial = tuple(slice(0, shape[axis]) for axis in range(1, len(x.shape) - 1))
+        return x[(slice(None), *spatial, slice(None))]
 
     def compute_output_shape(self, input_shapes):
         x, reference = input_shapes
-        return x[0], reference[1], reference[2], x[3]
+        return (x[0], *reference[1:-1], x[-1])
 
 
 def pad_to_multiple(x, step: int, name: str = "pad"):
-    """Pad NHWC ``x`` at the bottom and right, by reflection, to multiples of ``step``.
+    """Pad ``x`` (NHWC or NDHWC) at the end of each spatial axis, by reflection, to multiples of ``step``.
 
     Returns the padded tensor and the unpadded one, for :func:`crop_back`. Generators that downsample
     call it so that they take images of any size (the dataset's 217x181 among them) instead of needing a
     resize that costs detail. A fixed size that already fits adds no layer (the tutorial's 220x184); a
     size left open (``None``, for ``--crop``) always pads, by what each batch needs.
     """
-    height, width = x.shape[1], x.shape[2]
-    if height is not None and width is not None:
-        pads = (-height % step, -width % step)
+    sizes = tuple(x.shape[1:-1])
+    if all(n is not None for n in sizes):
+        pads = tuple(-n % step for n in sizes)
         if not any(pads):
             return x, None
-        if pads[0] >= height or pads[1] >= width:
-            raise ValueError(f"{height}x{width} is too small to pad by reflection to a multiple of {step}")
+        if any(pad >= n for pad, n in zip(pads, sizes)):
+            raise ValueError(f"{'x'.join(map(str, sizes))} is too small to pad by reflection to a multiple of {step}")
     return PadToMultiple(step, name=name)(x), x
 
 
 def crop_back(x, unpadded, name: str = "crop"):
-    """Undo :func:`pad_to_multiple`: drop the rows and columns it added (``unpadded`` is its second result)."""
+    """Undo :func:`pad_to_multiple`: drop what it added along each spatial axis (``unpadded`` is its 2nd result)."""
     return x if unpadded is None else CropLike(name=name)([x, unpadded])
+
+
+PADDING_MODES = ("replicate", "reflect")
+
+
+def _volume_pads(padding) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """``((front, back), (top, bottom), (left, right))`` from an int or that nested triple (lists from a config)."""
+    if isinstance(padding, int):
+        return ((padding, padding),) * 3
+    pads = tuple((int(before), int(after)) for before, after in padding)
+    if len(pads) != 3:
+        raise ValueError(f"padding needs one (before, after) pair per axis of D, H and W, got {padding!r}")
+    return pads
+
+
+def _replicate(x, axis: int, before: int, after: int):
+    """``x`` with its first slice along ``axis`` repeated ``before`` times in front and its last ``after`` behind."""
+    if not before and not after:
+        return x
+    rank = len(x.shape)
+
+    def edge(border: slice) -> tf.Tensor:
+        # The border slice keeps its axis (length 1): sizes known only when the graph runs work too.
+        return x[tuple(border if a == axis else slice(None) for a in range(rank))]
+
+    # Repeated by concatenation rather than tf.tile, whose gradient takes an int32 path that oneDNN CPU builds
+    # without AVX-512 int support report as an error line on every run.
+    parts = [edge(slice(0, 1))] * before + [x] + [edge(slice(-1, None))] * after
+    return tf.concat(parts, axis=axis)
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_mri")
+class Padding3D(keras.layers.Layer):
+    """Pad the three spatial axes of NDHWC volumes by replicating their edge ("replicate") or mirroring ("reflect").
+
+    "replicate" repeats the border voxel, as PyTorch's ``ReplicationPad3d`` (the
+    3D CycleGAN reference's choice); ``tf.pad`` has no such mode ("SYMMETRIC"
+    mirrors including the edge, which differs from the second voxel on), so it
+    is built from tiled border slices. "reflect" mirrors without repeating the
+    edge (``tf.pad``'s "REFLECT", ``np.pad``'s "reflect"); each of its amounts
+    must be smaller than its axis. ``padding`` is an int for every side, or
+    ``((front, back), (top, bottom), (left, right))``.
+    """
+
+    def __init__(self, padding: int | tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = 1,
+                 mode: str = "replicate", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in PADDING_MODES:
+            raise ValueError(f"unknown padding mode {mode!r}; choose one of: {', '.join(PADDING_MODES)}")
+        self.pads = _volume_pads(padding)
+        if min(min(pair) for pair in self.pads) < 0:
+            raise ValueError(f"padding must not be negative, got {padding!r}")
+        self.padding = padding if isinstance(padding, int) else self.pads
+        self.mode = mode
+
+    def call(self, x):
+        if self.mode == "reflect":
+            return tf.pad(x, [[0, 0], *map(list, self.pads), [0, 0]], mode="REFLECT")
+        for axis, (before, after) in enumerate(self.pads, 1):
+            x = _replicate(x, axis, before, after)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        grown = (None if n is None else n + before + after for n, (before, after) in zip(input_shape[1:4], self.pads))
+        return (input_shape[0], *grown, input_shape[4])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "mode": self.mode}

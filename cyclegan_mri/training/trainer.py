@@ -15,6 +15,8 @@ import tensorflow as tf
 
 from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
 from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
+from cyclegan_mri.data.volume_data import VolumeData, load_volume_data, patch_dataset
+from cyclegan_mri.data.volume_data import steps_per_epoch as volume_steps
 from cyclegan_mri.domains import Domains
 from cyclegan_mri.devices import (is_xla_failure, make_strategy, precision as precision_policy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
@@ -41,7 +43,7 @@ class Session:
 
     options: TrainOptions
     run: RunDir
-    data: TrainingData
+    data: TrainingData | VolumeData
     model: TranslationModel
     checkpoint: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
@@ -61,22 +63,32 @@ class Session:
 
     def dataset(self) -> tf.data.Dataset:
         """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
+        options, epochs = self.options, max(self.options.epochs - self.initial_epoch, 0)
+        if isinstance(self.data, VolumeData):
+            return patch_dataset(self.data.a, self.data.b, self.data.patch, options.batch, options.seed,
+                                 first_epoch=self.initial_epoch, epochs=epochs,
+                                 patches_per_epoch=options.patches_per_epoch, min_foreground=options.min_foreground,
+                                 augment=options.augment)
         make = paired_dataset if self.data.paired else unpaired_dataset
-        return make(self.data.x, self.data.y, self.options.batch, self.options.seed, augmented=self.options.augment,
-                    first_epoch=self.initial_epoch, epochs=max(self.options.epochs - self.initial_epoch, 0),
-                    crop=self.options.crop)
+        return make(self.data.x, self.data.y, options.batch, options.seed, augmented=options.augment,
+                    first_epoch=self.initial_epoch, epochs=epochs, crop=options.crop)
 
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
         return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan))
 
     def steps_per_epoch(self) -> int:
+        if isinstance(self.data, VolumeData):
+            return volume_steps(len(self.data.a), len(self.data.b), self.options.batch, self.options.patches_per_epoch)
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
 
 
-def load_data(options: TrainOptions) -> TrainingData:
-    """The training data the model of ``options`` learns from: aligned pairs, or two unpaired sets."""
+def load_data(options: TrainOptions) -> TrainingData | VolumeData:
+    """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, or
+    two unpaired sets of volumes."""
     domains = Domains.of(options.domains) if options.domains else None
+    if model_class(options.model).volumetric:
+        return load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
     if model_class(options.model).paired:
         return load_paired(options.data, options.image_size, options.holdout, options.pairs,
                            options.accept_checksum, options.skip_bad_images, domains, options.channels)
@@ -84,7 +96,7 @@ def load_data(options: TrainOptions) -> TrainingData:
                          options.skip_bad_images, domains, options.channels)
 
 
-def with_data_settings(options: TrainOptions, data: TrainingData) -> TrainOptions:
+def with_data_settings(options: TrainOptions, data: TrainingData | VolumeData) -> TrainOptions:
     """``options`` with what the data decided: the domains' names, the channel count and (pix2pix) the
     direction, checked against the domains."""
     direction = None
@@ -156,7 +168,8 @@ def open_session(options: TrainOptions) -> Session:
     keras.utils.set_random_seed(options.seed)
     data = load_data(options)
     options = with_data_settings(options, data)
-    check_batch_size(options.batch, dict(zip(data.domains.names, (len(data.x), len(data.y)))))
+    if isinstance(data, TrainingData):
+        check_batch_size(options.batch, dict(zip(data.domains.names, (len(data.x), len(data.y)))))
     if options.pool_size and options.strategy != "default":
         raise UserError("--pool-size works on a single device only; drop it or use --strategy default")
     strategy = make_strategy(options.strategy)
@@ -274,7 +287,7 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
     """Train from the restored epoch to ``options.epochs``, writing every per-epoch output."""
     options, run = session.options, session.run
     outputs = [
-        SampleGrid(run, session.data.x, session.data.y),
+        SampleGrid(run, *session.data.sample_inputs()),
         HistoryCSV(run.history),
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
     ] if session.chief else []
