@@ -234,9 +234,7 @@ def evaluate_volumes(run: RunDir, pairs: list, domains: Domains, spacing=None, w
     """``evaluate`` for a 3D run: each generator translates the source volume of every aligned (name, A file,
     B file) pair as a volume and is scored against its partner (``volume_inference.score_pair``), beside the
     identity. Translations go to ``translations/<direction>/`` on each source's own grid."""
-    from cyclegan_mri.data.volume_data import prepare_volume
     from cyclegan_mri.volume_inference import score_pair
-    from cyclegan_mri.volumes import read_volume
 
     results = {}
     for direction, generator in load_generators(run).items():
@@ -249,8 +247,7 @@ def evaluate_volumes(run: RunDir, pairs: list, domains: Domains, spacing=None, w
             scores = score_pair(generator, source, target, spacing, write_to=write_to)
             row = {"name": f"{source.parent.name}/{name} -> {target.parent.name}/{name}", **scores["model"]}
             if training is not None:
-                row["seen_in_training"] = any(fingerprint(prepare_volume(read_volume(f), spacing, f).data) in training
-                                              for f in files)
+                row["seen_in_training"] = any(fingerprint(data) in training for data in scores["prepared"])
             rows.append(row)
             identity.append({"name": row["name"], **scores["identity"]})
         means = lambda table: {key: float(np.mean([r[key] for r in table])) if table else None  # noqa: E731

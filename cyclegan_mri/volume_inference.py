@@ -73,7 +73,8 @@ def score_pair(generator: keras.Model, source: str | os.PathLike, target: str | 
                spacing: tuple[float, float, float] | None = None, overlap: float = DEFAULT_OVERLAP,
                blend: str = DEFAULT_BLEND, write_to: str | os.PathLike | None = None) -> dict:
     """Scores of the translation of ``source`` against its aligned ``target`` (and of the identity), on the
-    model's 0-255 scale; with ``write_to``, the translation is also saved there on the source's grid."""
+    model's 0-255 scale, and the (source, target) arrays as prepared; with ``write_to``, the translation is
+    also saved there on the source's grid."""
     from cyclegan_mri.metrics import score
     from cyclegan_mri.volumes import save_volume
 
@@ -90,4 +91,6 @@ def score_pair(generator: keras.Model, source: str | os.PathLike, target: str | 
     as_8bit = lambda x: np.clip((np.asarray(x, np.float64) + 1.0) * 127.5, 0.0, 255.0)  # noqa: E731
     target_8bit = as_8bit(expected.data)
     return {"model": score(target_8bit, as_8bit(translated), channel_axis=None),
-            "identity": score(target_8bit, as_8bit(prepared.data), channel_axis=None)}
+            "identity": score(target_8bit, as_8bit(prepared.data), channel_axis=None),
+            # What the networks saw of each volume, for telling whether the run trained on it.
+            "prepared": (prepared.data, expected.data)}
