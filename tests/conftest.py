@@ -47,6 +47,39 @@ def weight_difference(actual_model, expected_model, network: str) -> float:
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
 
 
+def conv_parameters(kernel: int, c_in: int, c_out: int) -> int:
+    """A 3D convolution or transposed convolution: a kernel^3 x c_in x c_out kernel and one bias per output."""
+    return kernel ** 3 * c_in * c_out + c_out
+
+
+def norm_parameters(channels: int) -> int:
+    """InstanceNormalization: a scale and an offset per channel."""
+    return 2 * channels
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    """The mixed_bfloat16 policy for one test, the previous one restored after it."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def reoriented(image, codes: tuple[str, str, str]):
+    """The same NIfTI volume stored in another voxel order (its affine adjusted so it lies in the same place)."""
+    import nibabel as nib
+    from nibabel import orientations
+
+    transform = orientations.ornt_transform(orientations.io_orientation(image.affine), orientations.axcodes2ornt(codes))
+    data = orientations.apply_orientation(np.asarray(image.dataobj), transform)
+    return nib.Nifti1Image(data, image.affine @ orientations.inv_ornt_aff(transform, image.shape))
+
+
 def archive_candidates() -> list[Path]:
     """Where the tests look for the dataset archive, in the README's order: $CYCLEGAN_MRI_ARCHIVE, then
     datasets/ (where ``python datasets/fetch.py`` and a first training run put it), then ../shared/datasets/."""

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import conv_parameters, norm_parameters
+
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks import (DISCRIMINATORS, DISCRIMINATORS_3D, GENERATORS, GENERATORS_3D,
                                    build_discriminator, build_generator)
@@ -21,45 +23,25 @@ def layers_of(model: keras.Model, kind: type) -> list:
     return [layer for layer in model.layers if isinstance(layer, kind)]
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 # Sizes, layer by layer
 
 
-def conv(kernel: int, c_in: int, c_out: int) -> int:
-    """A 3D convolution or transposed convolution: a kernel^3 x c_in x c_out kernel and one bias per output."""
-    return kernel ** 3 * c_in * c_out + c_out
-
-
-def norm(channels: int) -> int:
-    """InstanceNormalization: a scale and an offset per channel."""
-    return 2 * channels
-
-
 def resnet_3d_params(channels: int, f: int, n_blocks: int) -> int:
-    c7s1_f = conv(7, channels, f) + norm(f)
-    d2f = conv(3, f, 2 * f) + norm(2 * f)
-    d4f = conv(3, 2 * f, 4 * f) + norm(4 * f)
-    r4f = 2 * (conv(3, 4 * f, 4 * f) + norm(4 * f))
-    u2f = conv(3, 4 * f, 2 * f) + norm(2 * f)  # transposed: the same count as a convolution
-    uf = conv(3, 2 * f, f) + norm(f)
-    c7s1_c = conv(7, f, channels)  # no norm at the output
+    c7s1_f = conv_parameters(7, channels, f) + norm_parameters(f)
+    d2f = conv_parameters(3, f, 2 * f) + norm_parameters(2 * f)
+    d4f = conv_parameters(3, 2 * f, 4 * f) + norm_parameters(4 * f)
+    r4f = 2 * (conv_parameters(3, 4 * f, 4 * f) + norm_parameters(4 * f))
+    u2f = conv_parameters(3, 4 * f, 2 * f) + norm_parameters(2 * f)  # transposed: the same count as a convolution
+    uf = conv_parameters(3, 2 * f, f) + norm_parameters(f)
+    c7s1_c = conv_parameters(7, f, channels)  # no norm at the output
     return c7s1_f + d2f + d4f + n_blocks * r4f + u2f + uf + c7s1_c
 
 
 def patchgan_3d_params(channels: int, f: int, n_layers: int = 3) -> int:
     widths = [f * min(2 ** i, 8) for i in range(n_layers + 1)]  # 64, 128, 256, 512
-    c64 = conv(4, channels, widths[0])  # no norm on the first layer
-    normed = sum(conv(4, c_in, c_out) + norm(c_out) for c_in, c_out in zip(widths, widths[1:]))
-    return c64 + normed + conv(4, widths[-1], 1)
+    c64 = conv_parameters(4, channels, widths[0])  # no norm on the first layer
+    normed = sum(conv_parameters(4, c_in, c_out) + norm_parameters(c_out) for c_in, c_out in zip(widths, widths[1:]))
+    return c64 + normed + conv_parameters(4, widths[-1], 1)
 
 
 @pytest.mark.parametrize("name, n_blocks", [("resnet9_3d", 9), ("resnet6_3d", 6)])
