@@ -95,3 +95,5 @@ class Domains:
 
 TUTORIAL = Domains("T1", "T2")
 GENERIC = Domains("A", "B")
+# A segmentation run maps images (of any contrasts) to label maps.
+SEGMENTATION = Domains("MRI", "SEG")

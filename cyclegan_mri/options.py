@@ -35,6 +35,18 @@ class TrainOptions:
     pad_volumes: bool = True
     patches_per_epoch: int | None = None
     padding: str | None = None
+    # Segmentation (--model vox2vox): the input contrasts, the label values (background first) and their Dice
+    # weights, the held-out cases (how many, and which: decided from the data unless resumed), the Dice loss
+    # weight, dropout and patch sampling. None until the data (or the resumed run) decides.
+    contrasts: tuple[str, ...] | None = None
+    classes: tuple[int, ...] | None = None
+    class_weights: tuple[float, ...] | None = None
+    holdout_cases: int | None = None
+    held_out: tuple[str, ...] | None = None
+    lambda_dice: float = 5.0
+    dropout: float = 0.2
+    tumour_fraction: float = 0.5
+    rotate: float = 0.0
     filters: int = 64
     generator: str = "tutorial"
     discriminator: str = "tutorial"
@@ -79,7 +91,8 @@ class TrainOptions:
         values.setdefault("channels", 1)
         if values.get("model", cls.model) != "pix2pix":
             values["direction"] = None
-        for name in ("image_size", "crop", "domains", "patch", "spacing"):
+        for name in ("image_size", "crop", "domains", "patch", "spacing", "contrasts", "classes", "class_weights",
+                     "held_out"):
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -115,9 +128,13 @@ MODEL_DEFAULTS: dict[str, dict] = {
     # a pool of 50 fakes, 128x128x64 patches one at a time, the rate decayed over the second half of 200 epochs.
     "cyclegan3d": dict(generator="resnet9_3d", discriminator="patchgan3d", gan_loss="lsgan", pool_size=50,
                        lr_schedule="linear", epochs=200, batch=1, patch=[128, 128, 64]),
+    # The official Vox2Vox code: its U-Net and pair PatchGAN, least squares, batch 4, 200 epochs, 128^3 patches.
+    "vox2vox": dict(generator="vox2vox", discriminator="vox2vox", gan_loss="lsgan", epochs=200, batch=4,
+                    patch=[128, 128, 128]),
 }
 CUT_MODELS = ("cut", "fastcut")
 VOLUME_MODELS = ("cyclegan3d",)
+SEGMENTATION_MODELS = ("vox2vox",)
 # Settings that only some models take (check_model_flags refuses them elsewhere).
 NCE_SETTINGS = ("lambda_nce", "nce_temperature", "nce_patches")
 CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
@@ -125,11 +142,19 @@ UNPAIRED_SETTINGS = ("lambda_structure",)
 PAIRED_SETTINGS = ("direction", "pairs", "norm", "lambda_l1")
 VOLUME_SETTINGS = ("patch", "spacing", "min_foreground", "pad_volumes", "patches_per_epoch", "padding")
 SLICE_SETTINGS = ("image_size", "crop", "channels", "lambda_structure")
+SEGMENTATION_SETTINGS = ("classes", "class_weights", "holdout_cases", "lambda_dice", "dropout", "tumour_fraction",
+                         "rotate")
+# What a segmentation run takes of the other models' settings.
+SEGMENTATION_TAKES = ("patch", "patches_per_epoch", "channels")
 
 
 def ignored_settings(model: str) -> tuple[str, ...]:
     """The settings ``--model`` does not take: refused when given, left out of a preset."""
-    ignored = CYCLE_SETTINGS if model in CUT_MODELS else NCE_SETTINGS
+    if model in SEGMENTATION_MODELS:
+        others = (*NCE_SETTINGS, *CYCLE_SETTINGS, *UNPAIRED_SETTINGS, *PAIRED_SETTINGS, *VOLUME_SETTINGS,
+                  *SLICE_SETTINGS, "holdout")
+        return tuple(dict.fromkeys(name for name in others if name not in SEGMENTATION_TAKES))
+    ignored = SEGMENTATION_SETTINGS + (CYCLE_SETTINGS if model in CUT_MODELS else NCE_SETTINGS)
     ignored += UNPAIRED_SETTINGS if model == "pix2pix" else PAIRED_SETTINGS
     return ignored + (SLICE_SETTINGS if model in VOLUME_MODELS else VOLUME_SETTINGS)
 
@@ -146,11 +171,16 @@ PRESETS: dict[str, dict] = {
 VOLUME_PRESETS: dict[str, dict] = {
     "cpu": dict(generator="resnet6_3d", filters=8, patch=[32, 32, 32], epochs=50),
 }
+# And for Vox2Vox: the README's demo settings (synthetic 48x56x40 cases on a 2-core CPU).
+SEGMENTATION_PRESETS: dict[str, dict] = {
+    "cpu": dict(filters=8, patch=[32, 32, 32], epochs=300, batch=2),
+}
 
 
 def preset_settings(preset: str | None, model: str) -> dict:
     """The settings ``--preset`` names for ``--model``, without those the model does not take."""
-    presets = VOLUME_PRESETS if model in VOLUME_MODELS else PRESETS
+    presets = (VOLUME_PRESETS if model in VOLUME_MODELS else
+               SEGMENTATION_PRESETS if model in SEGMENTATION_MODELS else PRESETS)
     return {k: v for k, v in (presets[preset] if preset else {}).items() if k not in ignored_settings(model)}
 
 
@@ -211,7 +241,8 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="named settings that replace the tutorial's defaults (explicit flags still win): "
                              f"cpu = {_flags(PRESETS['cpu'])}; with --model cyclegan3d, cpu = "
-                             f"{_flags(VOLUME_PRESETS['cpu'])}")
+                             f"{_flags(VOLUME_PRESETS['cpu'])}; with --model vox2vox, cpu = "
+                             f"{_flags(SEGMENTATION_PRESETS['cpu'])}")
     parser.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=d.model,
                         help="cyclegan: unpaired, both directions (the tutorial); pix2pix: aligned pairs, one "
                              "--direction, with defaults --generator unet --discriminator patchgan --epochs 200; "
@@ -219,16 +250,20 @@ def train_parser() -> argparse.ArgumentParser:
                              "defaults --generator resnet9 --discriminator patchgan --gan-loss lsgan "
                              "--lr-schedule linear --epochs 400 / 200; cyclegan3d: unpaired NIfTI volumes "
                              "(--data DIR with t1/ and t2/ folders of .nii/.nii.gz), trained on random patches, "
-                             "with defaults " + _flags(MODEL_DEFAULTS["cyclegan3d"]))
+                             "with defaults " + _flags(MODEL_DEFAULTS["cyclegan3d"]) + "; vox2vox: 3D tumour "
+                             "segmentation of BraTS cases (--data DIR of case folders), with defaults "
+                             + _flags(MODEL_DEFAULTS["vox2vox"]))
     parser.add_argument("--domains", type=domain_name, nargs=2, default=None, metavar=("NAME_A", "NAME_B"),
                         help="names of the two domains (e.g. MRI CT), used in sample grids, logs, history.csv, "
                              "generators/<a>_to_<b>.keras, --direction and evaluation.json; folders of these "
                              "names (MRI/, trainMRI/, testMRI/...) are recognised in --data (default: T1 T2 for "
                              "the tutorial's data, A B otherwise; a resumed run keeps its names)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
+    parser.add_argument("--channels", nargs="+", default=None, metavar="C",
                         help="train on grayscale (1) or colour (3) images: colour images are converted to gray, "
                              "gray ones repeated in three channels (default: 3 if any image holds colour, else "
-                             "1; a colour file whose channels agree counts as gray)")
+                             "1; a colour file whose channels agree counts as gray). With --model vox2vox: the "
+                             "contrasts that are the input channels, in order, from t1 t1ce t2 flair (or t1n t1c "
+                             "t2w t2f) (default: all four)")
     parser.add_argument("--epochs", type=positive_int, default=d.epochs,
                         help="total number of epochs to reach (a resumed run continues counting)")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
@@ -259,7 +294,8 @@ def train_parser() -> argparse.ArgumentParser:
                      help="temperature of the PatchNCE softmax")
     cut.add_argument("--nce-patches", type=positive_int, default=d.nce_patches,
                      help="locations sampled per encoder layer and image for PatchNCE")
-    volumes = parser.add_argument_group("volumes (--model cyclegan3d)")
+    volumes = parser.add_argument_group("volumes (--model cyclegan3d; --patch and --patches-per-epoch also "
+                                        "--model vox2vox)")
     volumes.add_argument("--patch", type=positive_int, nargs=3, default=d.patch, metavar=("D", "H", "W"),
                          help="voxels of the random training patches along the canonical axes (right-left, "
                               "anterior-posterior, inferior-superior); translate.py slides a window of this size "
@@ -279,6 +315,29 @@ def train_parser() -> argparse.ArgumentParser:
     volumes.add_argument("--padding", choices=("replicate", "reflect", "zero"), default=d.padding,
                          help="how the 3D generator's convolutions pad: replicate the edge voxels (the anchor's), "
                               "reflect, or zeros (default: replicate)")
+    segmentation = parser.add_argument_group(
+        "segmentation (--model vox2vox: --data is a folder of BraTS case folders, 2020 or 2023 naming)")
+    segmentation.add_argument("--classes", type=int, nargs="+", default=d.classes, metavar="LABEL",
+                              help="the label values of the segmentations, background first (default: 0 1 2 4 for "
+                                   "the 2020 naming, 0 1 2 3 for the 2023 naming); any other value in a label "
+                                   "file is an error")
+    segmentation.add_argument("--class-weights", type=float, nargs="+", default=d.class_weights, metavar="W",
+                              help="the generalized Dice loss's weight of each class, in --classes order "
+                                   "(default: balanced, inversely proportional to each label's voxel count in the "
+                                   "training cases, summing to 1; written to run.json)")
+    segmentation.add_argument("--holdout-cases", type=int, default=d.holdout_cases, metavar="K",
+                              help="keep K cases out of training for evaluate.py: a fixed draw, the same for "
+                                   "every --seed, recorded in run.json (default: 0; a resumed run keeps its own)")
+    segmentation.add_argument("--lambda-dice", type=float, default=d.lambda_dice, metavar="ALPHA",
+                              help="weight of the generalized Dice loss against the adversarial loss")
+    segmentation.add_argument("--dropout", type=float, default=d.dropout,
+                              help="dropout rate after each encoder and decoder step of both networks")
+    segmentation.add_argument("--tumour-fraction", type=float, default=d.tumour_fraction, metavar="P",
+                              help="fraction of training patches centred on a tumour voxel; the others are centred "
+                                   "on a random brain voxel")
+    segmentation.add_argument("--rotate", type=float, default=d.rotate, metavar="DEGREES",
+                              help="turn each training patch by random angles of up to this much about each axis "
+                                   "(0 = off; --augment flips along each axis)")
     pix2pix = parser.add_argument_group("pix2pix (--model pix2pix)")
     pix2pix.add_argument("--direction", default=d.direction, metavar="A_to_B",
                          help="the one direction a pix2pix run learns, <source>_to_<target> in the domains' "
@@ -352,6 +411,18 @@ def parse_train_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def train_options(args: argparse.Namespace) -> TrainOptions:
     """The run settings of parsed ``train.py`` arguments."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainOptions) if hasattr(args, f.name)}
+    values.update(channel_settings(values.get("model", TrainOptions.model), values.get("channels")))
+    for name in ("classes", "class_weights"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    if values.get("holdout_cases") is not None and values["holdout_cases"] < 0:
+        raise UserError(f"--holdout-cases must be 0 or more, got {values['holdout_cases']}")
+    if not 0 <= values.get("tumour_fraction", 0.5) <= 1:
+        raise UserError(f"--tumour-fraction {values['tumour_fraction']}: must be between 0 and 1")
+    if values.get("rotate", 0.0) < 0:
+        raise UserError(f"--rotate {values['rotate']}: a largest angle in degrees, 0 or more")
+    if not 0 <= values.get("dropout", 0.0) < 1:
+        raise UserError(f"--dropout {values['dropout']}: must be at least 0 and below 1")
     values["image_size"] = tuple(values["image_size"])
     for name in ("patch", "spacing"):
         if values.get(name) is not None:
@@ -374,6 +445,20 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     return options
 
 
+def channel_settings(model: str, channels: Sequence[str] | None) -> dict:
+    """``--channels`` as the model reads it: contrast names for a segmentation run, else a count of 1 or 3."""
+    if model in SEGMENTATION_MODELS:
+        from cyclegan_mri.data.brats import contrast_names
+
+        return {"contrasts": contrast_names(channels) if channels else None, "channels": None}
+    if channels is None or isinstance(channels, int):
+        return {"channels": channels}
+    if len(channels) != 1 or channels[0] not in ("1", "3"):
+        raise UserError(f"--channels {' '.join(channels)}: 1 (grayscale) or 3 (colour) for --model {model}; "
+                        "contrast names are for --model vox2vox")
+    return {"channels": int(channels[0])}
+
+
 def check_model_flags(options: TrainOptions) -> None:
     """Refuse flags the chosen model would silently ignore: pix2pix's on a CycleGAN run, and the reverse."""
     defaults = TrainOptions()
@@ -381,6 +466,15 @@ def check_model_flags(options: TrainOptions) -> None:
     def given(names):
         return [f"--{name.replace('_', '-')}" for name in names if getattr(options, name) != getattr(defaults, name)]
 
+    if options.model in SEGMENTATION_MODELS:
+        refused = given(ignored_settings(options.model))
+        if refused:
+            raise UserError(f"{', '.join(refused)} do not apply to --model {options.model} (it segments --patch "
+                            "windows of multi-contrast volumes; --holdout-cases keeps cases for evaluation)")
+        return
+    segmentation_only = given(SEGMENTATION_SETTINGS)
+    if segmentation_only:
+        raise UserError(f"{', '.join(segmentation_only)} only apply to --model vox2vox")
     if options.model in VOLUME_MODELS:
         slices_only = given(SLICE_SETTINGS)
         if slices_only:

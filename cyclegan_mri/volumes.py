@@ -107,11 +107,16 @@ def from_slices(slices: np.ndarray, affine: np.ndarray, plane: str = "axial") ->
 
 def float32_like(data: np.ndarray, reference):
     """A NIfTI image of ``data`` as float32 with ``reference``'s affine and header (so they overlay)."""
+    return volume_like(data, reference, np.float32)
+
+
+def volume_like(data: np.ndarray, reference, dtype) -> object:
+    """A NIfTI image of ``data`` stored as ``dtype`` with ``reference``'s affine and header (so they overlay)."""
     import nibabel as nib
 
     header = reference.header.copy()
-    header.set_data_dtype(np.float32)
-    image = nib.Nifti1Image(np.asarray(data, np.float32), reference.affine, header)
+    header.set_data_dtype(dtype)
+    image = nib.Nifti1Image(np.asarray(data, dtype), reference.affine, header)
     # Stored values are the voxel values: drop any scaling the reference header carried.
     image.header.set_slope_inter(1.0, 0.0)
     return image

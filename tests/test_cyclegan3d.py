@@ -9,7 +9,8 @@ import keras
 import nibabel as nib
 import numpy as np
 import pytest
-from nibabel import orientations
+
+from conftest import reoriented
 
 from cyclegan_mri.cli import evaluate, train, translate
 from cyclegan_mri.cli.common import run_main
@@ -25,13 +26,6 @@ def exit_code(main, argv: list[str]) -> int:
         return run_main(main, argv)
     except SystemExit as stop:
         return stop.code
-
-
-def reoriented(image: nib.Nifti1Image, codes: tuple[str, str, str]) -> nib.Nifti1Image:
-    """The same volume stored in another voxel order (its affine adjusted so it lies in the same place)."""
-    transform = orientations.ornt_transform(orientations.io_orientation(image.affine), orientations.axcodes2ornt(codes))
-    data = orientations.apply_orientation(np.asarray(image.get_fdata()), transform)
-    return nib.Nifti1Image(data.astype(np.float32), image.affine @ orientations.inv_ornt_aff(transform, image.shape))
 
 
 @pytest.fixture(scope="module")

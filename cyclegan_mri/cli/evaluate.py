@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import (VOLUME_MODELS, Parser, TrainOptions, add_data_arguments, add_debug_argument,
-                                  add_out_argument, load_run_options)
+from cyclegan_mri.options import (SEGMENTATION_MODELS, VOLUME_MODELS, Parser, TrainOptions, add_data_arguments,
+                                  add_debug_argument, add_out_argument, load_run_options)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,19 +17,25 @@ def parser() -> argparse.ArgumentParser:
                     "PNGs to DIR/translations/<direction>/, and score PSNR, SSIM and NMSE on aligned pairs: the "
                     "tutorial dataset's 9 test pairs, or the files of the same name in testA/ and testB/ of "
                     "another --data folder (without them, nothing is scored). Says whether the run ever "
-                    "trained on the scored images (held out or not). Writes DIR/evaluation.json.",
+                    "trained on the scored images (held out or not). A segmentation run (--model vox2vox) "
+                    "segments the labelled cases of --data (by default its held-out cases) and scores Dice and "
+                    "HD95 in mm per region (whole tumour, tumour core, enhancing tumour), per case and on average. "
+                    "Writes DIR/evaluation.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_out_argument(p, "whose generators/ are evaluated")
     add_data_arguments(p)
     p.set_defaults(data=None)
     p.add_argument("--all-pairs", action="store_true",
-                   help="score all 43 aligned pairs of the dataset instead of the 9 held-out test pairs")
+                   help="score all 43 aligned pairs of the dataset instead of the 9 held-out test pairs; for a "
+                        "segmentation run (vox2vox), every case of its --data, not only the held-out ones")
     p.add_argument("--pairs", metavar="DIR",
                    help="score your own aligned pairs instead: DIR holds one folder per domain (t1/ and t2/, "
                         "A/ and B/, testA/ and testB/, or the domains' names) with files of the same names (any "
                         "size; translated at the model's size and resized back before scoring); for a 3D run, "
                         "NIfTI volumes, each pair on one grid")
-    p.add_argument("--no-translations", action="store_true", help="score only; do not write translated PNGs")
+    p.add_argument("--no-translations", action="store_true",
+                   help="score only; do not write translated PNGs (or, for a segmentation run, "
+                        "DIR/segmentations/<case>.nii.gz)")
     p.add_argument("--quiet", action="store_true", help="print only the mean scores, not each image")
     add_debug_argument(p)
     return p
@@ -44,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = load_run_options(run.root)
     if saved is not None and saved.model in VOLUME_MODELS:
         return evaluate_volume_run(args, run, saved)
+    if saved is not None and saved.model in SEGMENTATION_MODELS:
+        return evaluate_segmentation_run(args, run, saved)
     # The run's domains and channels, so that its data is read as it was for training.
     domains, channels = (saved.run_domains, saved.channels) if saved else (None, None)
     if args.pairs:
@@ -90,6 +98,23 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     results = evaluate_volumes(run, pairs, domains, saved.spacing, write_translations=not args.no_translations,
                                training=training_fingerprints(saved))
     return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
+
+
+def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
+    """``evaluate.py`` for a Vox2Vox run: segment labelled cases and score Dice and HD95 per region."""
+    from cyclegan_mri.errors import UserError
+    from cyclegan_mri.evaluation import save_results
+    from cyclegan_mri.segmentation import evaluate_segmentation, format_segmentation_table
+
+    if args.pairs:
+        raise UserError("--pairs scores translations; a segmentation run is scored on the labelled cases of --data")
+    results, description = evaluate_segmentation(run, args.data or saved.data, all_cases=args.all_pairs,
+                                                 write_segmentations=not args.no_translations)
+    print(f"scored on {description}")
+    print(format_segmentation_table(results, per_case=not args.quiet))
+    save_results(run.evaluation, results)
+    print(f"wrote {run.evaluation}")
+    return 0
 
 
 def cli() -> int:

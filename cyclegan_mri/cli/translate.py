@@ -49,17 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cyclegan_mri.rundir import RunDir
 
     from cyclegan_mri.errors import UserError
-    from cyclegan_mri.options import load_run_options
+    from cyclegan_mri.options import SEGMENTATION_MODELS, load_run_options
     from cyclegan_mri.volume_inference import is_volumetric
 
     run = RunDir.at(args.out)
+    saved = load_run_options(run.root)
+    if saved is not None and saved.model in SEGMENTATION_MODELS:
+        raise UserError(f"the run in {run.root} segments (--model {saved.model}); use segment.py")
     direction, generator = pick_generator(run, args.direction)
     if is_volumetric(generator) and args.plane is not None:
         raise UserError(f"--plane: the run in {run.root} translates volumes as volumes (3D), not slice by slice")
     if not is_volumetric(generator) and (args.overlap is not None or args.blend is not None):
         raise UserError(f"--overlap and --blend apply to 3D runs; the run in {run.root} translates slices (a volume "
                         "slice by slice along --plane)")
-    saved = load_run_options(run.root)
     written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,
                              spacing=saved.spacing if saved else None, overlap=args.overlap, blend=args.blend)
     where = written[0] if len(written) == 1 else f"{len(written)} files under {args.output}"

@@ -127,20 +127,27 @@ def prepare_volume(image, spacing: tuple[float, float, float] | None = None,
                    path: str | os.PathLike = "volume") -> PreparedVolume:
     """A NIfTI image in canonical voxel order, optionally resampled to ``spacing`` mm, scaled to [-1, 1]: the
     one map from a volume to what the networks see, for training and for translation alike."""
-    from nibabel import orientations
-
-    disk = orientations.io_orientation(image.affine)
-    to_canonical = orientations.ornt_transform(disk, orientations.axcodes2ornt("RAS"))
-    data = orientations.apply_orientation(np.asarray(image.get_fdata(dtype=np.float32)), to_canonical)
-    affine = np.asarray(image.affine, np.float64) @ orientations.inv_ornt_aff(to_canonical, image.shape)
+    data, affine, back = to_canonical(image)
     canonical_shape = tuple(int(n) for n in data.shape)
     # The window of the acquired voxels: interpolation only adds values inside their range.
     scaling = Scaling.window(data, path, kind="volume")
     if spacing is not None:
         data, affine = resample(data, affine, spacing)
     scaled = np.ascontiguousarray(scaling.to_slices(data) / 127.5 - 1.0, np.float32)
-    back = orientations.ornt_transform(orientations.axcodes2ornt("RAS"), disk)
     return PreparedVolume(scaled, affine, scaling, back, canonical_shape)
+
+
+def to_canonical(image, data: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A NIfTI image's voxels (or ``data`` on its grid) in the closest canonical (RAS+) order, the affine of that
+    order, and the nibabel orientation that puts a canonical array back in the image's own voxel order."""
+    from nibabel import orientations
+
+    disk = orientations.io_orientation(image.affine)
+    forward = orientations.ornt_transform(disk, orientations.axcodes2ornt("RAS"))
+    values = np.asarray(image.get_fdata(dtype=np.float32)) if data is None else np.asarray(data)
+    canonical = orientations.apply_orientation(values, forward)
+    affine = np.asarray(image.affine, np.float64) @ orientations.inv_ornt_aff(forward, image.shape)
+    return canonical, affine, orientations.ornt_transform(orientations.axcodes2ornt("RAS"), disk)
 
 
 def load_volume(path: str | os.PathLike, spacing: tuple[float, float, float] | None = None) -> Volume:

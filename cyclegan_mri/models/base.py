@@ -158,6 +158,36 @@ class TranslationModel(keras.Model):
             for i in range(0, len(images), batch_size)])
 
 
+class ConditionalGAN(TranslationModel):
+    """A model of one generator and one discriminator that judges (input, output) pairs (pix2pix, Vox2Vox):
+    their optimizers, call and ``networks``; subclasses set ``self.generator`` and ``self.discriminator``."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+
+    def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
+                beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
+        """Two Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
+        super().compile(**kwargs)
+        self.generator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+        self.discriminator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+
+    def call(self, x, training=False):
+        return self.generator(x, training=training)
+
+    def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
+        return {"generator_optimizer": self.generator_optimizer,
+                "discriminator_optimizer": self.discriminator_optimizer}
+
+    def networks(self) -> Mapping[str, keras.Model]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def updates(self) -> list[tuple[str, keras.Model, keras.optimizers.Optimizer]]:
+        """What ``descend`` updates: the generator by ``gen_loss``, the discriminator by ``disc_loss``."""
+        return [("gen_loss", self.generator, self.generator_optimizer),
+                ("disc_loss", self.discriminator, self.discriminator_optimizer)]
+
+
 def unwrapped(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
     """The optimizer itself, out of a ``LossScaleOptimizer`` if it is wrapped in one."""
     return getattr(optimizer, "inner_optimizer", optimizer)

@@ -58,3 +58,30 @@ def generator_adversarial(fake_scores: tf.Tensor, mode: str) -> tf.Tensor:
 def discriminator_adversarial(real_scores: tf.Tensor, fake_scores: tf.Tensor, mode: str) -> tf.Tensor:
     """Half the sum of the real and fake terms, as the tutorial (it slows D against G)."""
     return 0.5 * (GAN_LOSSES[mode](real_scores, 1.0) + GAN_LOSSES[mode](fake_scores, 0.0))
+
+
+def generalized_dice(target: tf.Tensor, probabilities: tf.Tensor, class_weights) -> tf.Tensor:
+    """The generalized Dice loss of Vox2Vox: ``1 - 2 sum_c w_c sum(y p) / (sum_c w_c sum(y + p) + 1e-5)``.
+
+    ``target`` one-hot and ``probabilities`` (B, ..., K); the sums run over the batch and every voxel, so the
+    loss is one overlap of the whole batch, not a mean of per-example ones. Under ``tf.distribute`` the sums are
+    those of the global batch; each replica's share of the value is ``1 / replicas`` of it, and its gradient
+    flows through its own voxels only, so the gradients the replicas sum are those of the global loss.
+    """
+    target = tf.cast(target, tf.float32)
+    probabilities = tf.cast(probabilities, tf.float32)
+    weights = tf.cast(tf.convert_to_tensor(class_weights), tf.float32)
+    axes = list(range(len(target.shape) - 1))
+    overlap = tf.reduce_sum(target * probabilities, axis=axes)
+    total = tf.reduce_sum(target + probabilities, axis=axes)
+    replicas = 1
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        replicas = context.num_replicas_in_sync
+        # The other replicas' sums enter as constants.
+        overlap += tf.stop_gradient(context.all_reduce(tf.distribute.ReduceOp.SUM, overlap) - overlap)
+        total += tf.stop_gradient(context.all_reduce(tf.distribute.ReduceOp.SUM, total) - total)
+    loss = 1.0 - 2.0 * tf.reduce_sum(weights * overlap) / (tf.reduce_sum(weights * total) + 1e-5)
+    if replicas == 1:
+        return loss
+    return loss - tf.stop_gradient(loss * (1.0 - 1.0 / replicas))

@@ -17,13 +17,13 @@ import tensorflow as tf
 
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.models import losses
-from cyclegan_mri.models.base import TranslationModel, network_input
+from cyclegan_mri.models.base import ConditionalGAN, network_input
 from cyclegan_mri.networks import build_discriminator, build_generator
 
 LOSS_NAMES = ("gen_loss", "gen_gan_loss", "l1_loss", "disc_loss")
 
 
-class Pix2Pix(TranslationModel):
+class Pix2Pix(ConditionalGAN):
     """One generator and one conditional discriminator, trained on aligned (A, B) pairs in one ``direction``
     (None: A to B)."""
 
@@ -55,25 +55,8 @@ class Pix2Pix(TranslationModel):
                    lambda_l1=options.lambda_l1, gan_loss=options.gan_loss, crop=options.crop,
                    domains=options.run_domains)
 
-    def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
-                beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
-        """Two Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""
-        super().compile(**kwargs)
-        self.generator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
-        self.discriminator_optimizer = self.adam(learning_rate, beta_1, loss_scale)
-
-    def call(self, x, training=False):
-        return self.generator(x, training=training)
-
     def translators(self) -> Mapping[str, keras.Model]:
         return {self.direction: self.generator}
-
-    def optimizers(self) -> Mapping[str, keras.optimizers.Optimizer]:
-        return {"generator_optimizer": self.generator_optimizer,
-                "discriminator_optimizer": self.discriminator_optimizer}
-
-    def networks(self) -> Mapping[str, keras.Model]:
-        return {"generator": self.generator, "discriminator": self.discriminator}
 
     def source_and_target(self, a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return (a, b) if self.source_side == 0 else (b, a)
@@ -90,9 +73,7 @@ class Pix2Pix(TranslationModel):
 
     def train_step(self, data):
         source, target = self.source_and_target(*data)
-        pairs = [("gen_loss", self.generator, self.generator_optimizer),
-                 ("disc_loss", self.discriminator, self.discriminator_optimizer)]
-        return self.descend(lambda: self.compute_losses(source, target), pairs)
+        return self.descend(lambda: self.compute_losses(source, target), self.updates())
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         source, target = self.source_and_target(x[:1], y[:1])

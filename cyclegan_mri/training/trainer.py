@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from cyclegan_mri.data.brats import SegmentationData, load_segmentation_data
 from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
 from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
 from cyclegan_mri.data.volume_data import VolumeData, load_volume_data, patch_dataset
@@ -30,11 +31,11 @@ from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, 
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
 ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "channels", "filters", "generator", "discriminator",
-                       "pool_size", "direction", "norm")
+                       "pool_size", "direction", "norm", "contrasts", "classes")
 # Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
 # run on the test pairs, and run.json would no longer say so; the domains' names are those of its
 # generators and history columns. (--data and --pairs may move.)
-IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains")
+IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains", "holdout_cases")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Session:
 
     options: TrainOptions
     run: RunDir
-    data: TrainingData | VolumeData
+    data: TrainingData | VolumeData | SegmentationData
     model: TranslationModel
     checkpoint: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
@@ -64,6 +65,10 @@ class Session:
     def dataset(self) -> tf.data.Dataset:
         """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
         options, epochs = self.options, max(self.options.epochs - self.initial_epoch, 0)
+        if isinstance(self.data, SegmentationData):
+            return self.data.dataset(options.batch, options.seed, self.initial_epoch, epochs,
+                                     options.patches_per_epoch, options.tumour_fraction, options.augment,
+                                     options.rotate)
         if isinstance(self.data, VolumeData):
             return patch_dataset(self.data.a, self.data.b, self.data.patch, options.batch, options.seed,
                                  first_epoch=self.initial_epoch, epochs=epochs,
@@ -78,15 +83,20 @@ class Session:
         return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan))
 
     def steps_per_epoch(self) -> int:
+        if isinstance(self.data, SegmentationData):
+            return self.data.steps_per_epoch(self.options.batch, self.options.patches_per_epoch)
         if isinstance(self.data, VolumeData):
             return volume_steps(len(self.data.a), len(self.data.b), self.options.batch, self.options.patches_per_epoch)
         return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
 
 
-def load_data(options: TrainOptions) -> TrainingData | VolumeData:
-    """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, or
-    two unpaired sets of volumes."""
+def load_data(options: TrainOptions) -> TrainingData | VolumeData | SegmentationData:
+    """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, two
+    unpaired sets of volumes, or segmented cases."""
     domains = Domains.of(options.domains) if options.domains else None
+    if getattr(model_class(options.model), "segmentation", False):
+        return load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
+                                      options.class_weights, options.holdout_cases or 0, options.held_out)
     if model_class(options.model).volumetric:
         return load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
     if model_class(options.model).paired:
@@ -96,9 +106,15 @@ def load_data(options: TrainOptions) -> TrainingData | VolumeData:
                          options.skip_bad_images, domains, options.channels)
 
 
-def with_data_settings(options: TrainOptions, data: TrainingData | VolumeData) -> TrainOptions:
+def with_data_settings(options: TrainOptions,
+                       data: TrainingData | VolumeData | SegmentationData) -> TrainOptions:
     """``options`` with what the data decided: the domains' names, the channel count and (pix2pix) the
-    direction, checked against the domains."""
+    direction, checked against the domains; for segmentation, the contrasts, labels, class weights and
+    held-out cases."""
+    if isinstance(data, SegmentationData):
+        return dataclasses.replace(options, domains=data.domains.names, channels=data.channels,
+                                   contrasts=data.contrasts, classes=data.classes, class_weights=data.class_weights,
+                                   holdout_cases=len(data.held_out), held_out=data.held_out)
     direction = None
     if model_class(options.model).paired:
         direction = (options.direction or data.domains.forward).lower()
@@ -110,9 +126,11 @@ def with_run_settings(options: TrainOptions, saved: TrainOptions | None) -> Trai
     """``options`` with the settings a resumed run keeps unless they are given: its domains, channel count
     and direction (which its data would otherwise decide anew), and its seed (see ``with_seed``)."""
     if saved is not None:
-        options = dataclasses.replace(options, domains=options.domains or saved.domains,
-                                      channels=options.channels or saved.channels,
-                                      direction=options.direction or saved.direction)
+        keep = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
+        options = dataclasses.replace(options, **{name: getattr(options, name) if getattr(options, name) is not None
+                                                  else getattr(saved, name) for name in keep})
+        if options.holdout_cases == saved.holdout_cases:
+            options = dataclasses.replace(options, held_out=saved.held_out)
     return with_seed(options, saved)
 
 

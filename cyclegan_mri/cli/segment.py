@@ -1,0 +1,45 @@
+"""``python segment.py``: segment BraTS-style cases with a trained Vox2Vox run."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.options import Parser, add_debug_argument, add_out_argument
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="segment.py",
+        description="Segment a case folder (its contrasts as <case>_t1.nii.gz, _t1ce, _t2, _flair or "
+                    "<case>-t1n.nii.gz, -t1c, -t2w, -t2f), or every case folder under a folder, with a run "
+                    "trained by `train.py --model vox2vox`. Each segmentation is a uint8 NIfTI volume in the "
+                    "dataset's own label values (0 1 2 4 or 0 1 2 3), on the input's exact grid and affine.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_out_argument(p, "whose generators/segmenter.keras segments")
+    p.add_argument("--input", required=True, metavar="PATH", help="a case folder, or a folder of case folders")
+    p.add_argument("--output", required=True, metavar="PATH",
+                   help="the .nii.gz file to write for one case, or a folder that receives <case>.nii.gz for each")
+    p.add_argument("--overlap", type=float, default=0.5,
+                   help="the fraction by which neighbouring windows of the training patch's size overlap")
+    p.add_argument("--blend", choices=("gaussian", "constant"), default="gaussian",
+                   help="how overlapping windows' class probabilities are averaged: weighted towards each "
+                        "window's centre (gaussian) or evenly (constant)")
+    add_debug_argument(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from cyclegan_mri.rundir import RunDir
+    from cyclegan_mri.segmentation import load_segmenter, segment_path  # TensorFlow loads once flags are valid
+
+    segmenter = load_segmenter(RunDir.at(args.out))
+    written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend)
+    print(f"wrote {written[0] if len(written) == 1 else f'{len(written)} segmentations to {args.output}'}")
+    return 0
+
+
+def cli() -> int:
+    return run_main(main)

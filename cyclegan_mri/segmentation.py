@@ -1,0 +1,202 @@
+"""Segmenting whole cases with a trained Vox2Vox run, and scoring the segmentations per BraTS region.
+
+A case goes through the training's map (``brats.read_case``: canonical voxel
+order, each contrast z-scored over its brain), the segmenter slides over it in
+windows of its training patch (``sliding_window.sliding_window_inference``,
+padding with background, Gaussian blending of the class probabilities), each
+voxel takes its most probable class, and the classes become the run's label
+values, back in the input's voxel order. The result is a uint8 volume on the
+input's exact grid, with its affine and header: it overlays the case in any
+viewer and is what BraTS' evaluation expects.
+
+Scores (``segmentation_metrics``): Dice and HD95 in mm per region, per case
+and averaged, with the run's held-out cases told apart from those it trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cyclegan_mri.data.brats import Case, CaseVolumes, find_cases, read_case
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
+from cyclegan_mri.options import SEGMENTATION_MODELS, TrainOptions, load_run_options
+from cyclegan_mri.rundir import RunDir
+from cyclegan_mri.sliding_window import sliding_window_inference
+
+DEFAULT_OVERLAP = 0.5
+DEFAULT_BLEND = "gaussian"
+#: The folder of a run where evaluate.py writes the segmentations it scores.
+SEGMENTATIONS = "segmentations"
+
+
+@dataclass
+class Segmenter:
+    """A run's trained segmentation network and the settings it was trained with."""
+
+    network: keras.Model
+    options: TrainOptions
+
+    @property
+    def patch(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.network.input_shape[1:4])
+
+    def classes(self, image: np.ndarray, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
+                batch_size: int = 1, progress: str | None = None) -> np.ndarray:
+        """The most probable class of every voxel of a z-scored canonical (D, H, W, C) image, uint8 (D, H, W)."""
+        def predict(batch: np.ndarray) -> np.ndarray:
+            return np.asarray(self.network(batch, training=False))
+
+        probabilities = sliding_window_inference(image, self.patch, predict, overlap=overlap, blend=blend,
+                                                 batch_size=batch_size, pad_value=0.0, progress=progress)
+        return np.argmax(probabilities, axis=-1).astype(np.uint8)
+
+    def segment(self, case: Case, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
+                labels: bool = False, progress: str | None = None) -> tuple[np.ndarray, CaseVolumes]:
+        """The predicted classes of ``case`` in canonical order, and the case as read (with its truth when
+        ``labels``)."""
+        volumes = read_case(case, self.options.contrasts, self.options.classes, labels=labels)
+        return self.classes(volumes.image, overlap, blend, progress=progress), volumes
+
+    def label_values(self, classes: np.ndarray) -> np.ndarray:
+        """Class indices as the run's label values (uint8)."""
+        return np.asarray(self.options.classes, np.uint8)[classes]
+
+
+def load_segmenter(run: RunDir) -> Segmenter:
+    """The segmenter of a Vox2Vox run, or a one-line error for any other run, or one not trained yet."""
+    from cyclegan_mri.models.vox2vox import SEGMENTER
+
+    options = load_run_options(run.root)
+    if options is None:
+        raise UserError(f"{run.root}: no run.json, so no trained run; train one with `python train.py --model "
+                        f"vox2vox --data BRATS_DIR --out {run.root}`")
+    if options.model not in SEGMENTATION_MODELS:
+        kind = "3D translation" if options.model == "cyclegan3d" else "2D translation"
+        raise UserError(f"the run in {run.root} is a {options.model} run ({kind}); segment.py needs a --model "
+                        "vox2vox run (translate with translate.py)")
+    path = run.generator(SEGMENTER)
+    if not path.is_file():
+        raise UserError(f"{path}: missing; the run has not finished training (run the same train.py command to "
+                        "resume, which exports it)")
+    return Segmenter(keras.saving.load_model(path, compile=False), options)
+
+
+def segmentation_image(labels: np.ndarray, reference):
+    """A uint8 NIfTI image of ``labels`` with ``reference``'s affine and header."""
+    from cyclegan_mri.volumes import volume_like
+
+    return volume_like(labels, reference, np.uint8)
+
+
+def output_path(case: Case, output: Path, single: bool) -> Path:
+    """Where a case's segmentation goes: ``output`` itself for one case named as a file, else
+    ``output/<case>.nii.gz`` (BraTS' submission naming)."""
+    from cyclegan_mri.volumes import is_nifti
+
+    if single and is_nifti(output):
+        return output
+    return output / f"{case.name}.nii.gz"
+
+
+def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
+                 overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND) -> list[Path]:
+    """Segment one case folder, or every case folder under ``source``; the files written."""
+    from cyclegan_mri.volumes import is_nifti, save_volume
+
+    cases = find_cases(source, require_labels=False)
+    output = Path(output)
+    if len(cases) > 1 and is_nifti(output):
+        raise UserError(f"--input {source} holds {len(cases)} cases; --output must be a folder, not a .nii file")
+    for case in cases:  # every case is checked before any is segmented, so a bad one wastes no time
+        for contrast in segmenter.options.contrasts:
+            case.contrast_file(contrast)
+    written = []
+    for case in cases:
+        predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}")
+        target = output_path(case, output, len(cases) == 1)
+        labels = volumes.to_source_grid(segmenter.label_values(predicted))
+        save_volume(segmentation_image(labels, volumes.reference), target)
+        written.append(target)
+    return written
+
+
+def cases_to_score(data: str | os.PathLike, options: TrainOptions, all_cases: bool) -> tuple[list[Case], str]:
+    """The labelled cases ``evaluate.py`` scores, and a description: the run's held-out cases when ``data`` is the
+    run's own data and it held some out (all of them with ``all_cases``), else every case of ``data``."""
+    cases = find_cases(data)
+    same = Path(data).resolve() == Path(options.data).resolve()
+    held_out = set(options.held_out or ())
+    if same and held_out and not all_cases:
+        chosen = [case for case in cases if case.name in held_out]
+        return chosen, f"the run's {len(chosen)} held-out cases of {data}"
+    return cases, f"{len(cases)} cases of {data}"
+
+
+def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool = False,
+                          write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP) -> tuple[dict, str]:
+    """Segment and score the cases ``cases_to_score`` picks; the results (as ``evaluation.json`` holds them) and
+    a description of what was scored."""
+    from cyclegan_mri.segmentation_metrics import mean_scores, regions_for, segmentation_scores
+    from cyclegan_mri.volumes import save_volume
+
+    segmenter = load_segmenter(run)
+    options = segmenter.options
+    cases, description = cases_to_score(data, options, all_cases)
+    trained_on = _training_case_names(options)
+    regions = regions_for(options.classes)
+    rows = []
+    for case in cases:
+        predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}")
+        # Both in canonical order, where ``spacing`` gives each axis's voxel size.
+        scores = segmentation_scores(segmenter.label_values(volumes.classes), segmenter.label_values(predicted),
+                                     regions, volumes.spacing)
+        rows.append({"name": case.name, "seen_in_training": case.name in trained_on, **scores})
+        if write_segmentations:
+            labels = volumes.to_source_grid(segmenter.label_values(predicted))
+            save_volume(segmentation_image(labels, volumes.reference),
+                        run.root / SEGMENTATIONS / f"{case.name}.nii.gz")
+    results = {"segmentation": {"regions": {name: list(values) for name, values in regions.items()},
+                                "mean": mean_scores([{r: row[r] for r in regions} for row in rows]),
+                                "per_case": rows,
+                                "held_out": not any(row["seen_in_training"] for row in rows) if rows else None}}
+    return results, description
+
+
+def _training_case_names(options: TrainOptions) -> set[str]:
+    """The names of the cases the run trained on: those of its data, less the held-out ones (empty when its data
+    has moved)."""
+    try:
+        cases = find_cases(options.data)
+    except UserError:
+        return set()
+    return {case.name for case in cases} - set(options.held_out or ())
+
+
+def format_segmentation_table(results: dict, per_case: bool = True) -> str:
+    """Dice (%) and HD95 (mm) per region: a row per case (with ``per_case``), then the mean."""
+    table = results["segmentation"]
+    regions = list(table["regions"])
+    header = f"{'case':<28}" + "".join(f"{'Dice ' + r:>12}" for r in regions) + "".join(
+        f"{'HD95 ' + r:>12}" for r in regions)
+    def row(name: str, scores: dict) -> str:
+        dice = "".join(f"{100 * scores[r]['dice']:>12.2f}" if scores[r]["dice"] is not None else f"{'-':>12}"
+                       for r in regions)
+        hd = "".join(f"{scores[r]['hd95']:>12.2f}" if scores[r]["hd95"] is not None else f"{'-':>12}"
+                     for r in regions)
+        return f"{name:<28}" + dice + hd
+    lines = [header]
+    if per_case:
+        lines += [row(r["name"] + (" *" if r["seen_in_training"] else ""), r) for r in table["per_case"]]
+    if table["per_case"]:
+        lines.append(row(f"mean of {len(table['per_case'])}", table["mean"]))
+    else:
+        lines.append("no labelled cases scored")
+    if any(r["seen_in_training"] for r in table["per_case"]):
+        lines.append("* trained on: not a held-out score")
+    return "\n".join(lines)
