@@ -70,6 +70,16 @@ def mixed_bfloat16():
         keras.mixed_precision.set_global_policy(previous)
 
 
+def exit_code(main, argv: list[str]) -> int:
+    """An entry point's exit status for ``argv``, as the command line gives it."""
+    from cyclegan_mri.cli.common import run_main
+
+    try:
+        return run_main(main, argv)
+    except SystemExit as stop:
+        return stop.code
+
+
 def reoriented(image, codes: tuple[str, str, str]):
     """The same NIfTI volume stored in another voxel order (its affine adjusted so it lies in the same place)."""
     import nibabel as nib

@@ -131,7 +131,7 @@ def test_held_out_cases_are_one_fixed_draw_whatever_the_seed(cases_2020):
 def test_training_cases_are_cropped_to_the_brain_without_losing_tumour(cases_2020):
     case = brats.find_cases(cases_2020)[0]
     volumes = brats.read_case(case, brats.CONTRASTS)
-    cropped = brats.TrainingCase.of(volumes)
+    cropped = brats.TrainingCase.of(volumes, (8, 8, 8))
     assert cropped.image.shape[:3] == cropped.classes.shape
     assert np.count_nonzero(cropped.classes) == np.count_nonzero(volumes.classes)
     assert np.count_nonzero(cropped.image) == np.count_nonzero(volumes.image)

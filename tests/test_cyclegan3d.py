@@ -10,22 +10,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import reoriented
+from conftest import exit_code, reoriented
 
 from cyclegan_mri.cli import evaluate, train, translate
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.options import MODEL_DEFAULTS, parse_train_args, train_options
 from cyclegan_mri.phantoms import head_phantom, write_volume_pairs
 
 TINY = ["--model", "cyclegan3d", "--patch", "16", "16", "16", "--filters", "2", "--generator", "resnet6_3d",
         "--batch", "1", "--pool-size", "0", "--verbose", "0", "--seed", "0"]
-
-
-def exit_code(main, argv: list[str]) -> int:
-    try:
-        return run_main(main, argv)
-    except SystemExit as stop:
-        return stop.code
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from cyclegan_mri.cli import evaluate, train, translate
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.images import channels_of, to_model_range, with_channels
 from cyclegan_mri.data.sources import Role, folder_role, load_domains
 from cyclegan_mri.domains import Domains
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.options import TrainOptions
-from conftest import phantom
+from conftest import exit_code, phantom
 
 TINY = ["--image-size", "16", "16", "--filters", "4", "--batch", "2", "--verbose", "0", "--seed", "0"]
 
@@ -60,14 +59,6 @@ def gray_domains(root: Path) -> Path:
         write(root / "A" / f"{i}.png", phantom(i, (20, 20)))
         write(root / "B" / f"{i}.png", 255 - phantom(10 + i, (20, 20)))
     return root
-
-
-def exit_code(main, argv: list[str]) -> int:
-    """An entry point's exit status for ``argv``, as the command line gives it."""
-    try:
-        return run_main(main, argv)
-    except SystemExit as stop:
-        return stop.code
 
 
 # --- Layouts and names -------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import reoriented
+from conftest import exit_code, reoriented
 
 from cyclegan_mri.cli import evaluate, segment, train, translate
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
 from cyclegan_mri.options import MODEL_DEFAULTS, parse_train_args, train_options
@@ -19,13 +18,6 @@ from cyclegan_mri.phantoms import write_brats_cases
 
 TINY = ["--model", "vox2vox", "--patch", "32", "32", "32", "--filters", "2", "--batch", "2", "--verbose", "0",
         "--seed", "0", "--holdout-cases", "1"]
-
-
-def exit_code(main, argv: list[str]) -> int:
-    try:
-        return run_main(main, argv)
-    except SystemExit as stop:
-        return stop.code
 
 
 def anchor_dice(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cyclegan_mri.data.sources import sort_key
+from cyclegan_mri.data.volume_data import pad_to_patch, to_canonical
+from cyclegan_mri.domains import SEGMENTATION, Domains
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.segmentation_metrics import BRATS_2020_LABELS, BRATS_2023_LABELS
 from cyclegan_mri.volumes import is_nifti, nifti_stem, read_volume
@@ -208,10 +210,9 @@ def z_score(volume: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     return scored
 
 
-def read_labels(case: Case, classes: Sequence[int]) -> np.ndarray:
-    """The label volume of ``case`` on its own grid, as class indices, or a one-line error for values outside
-    ``classes``."""
-    image = read_volume(case.label)
+def read_labels(case: Case, image, classes: Sequence[int]) -> np.ndarray:
+    """The label volume ``image`` of ``case`` on its own grid, as class indices, or a one-line error for values
+    outside ``classes``."""
     values = np.asarray(image.get_fdata(dtype=np.float32))
     rounded = np.rint(values)
     if not np.array_equal(values, rounded):
@@ -233,8 +234,6 @@ def read_case(case: Case, contrasts: Sequence[str], classes: Sequence[int] | Non
     """A case's contrasts (and, with ``labels``, its label) in canonical order, checked to share one grid."""
     from nibabel.affines import voxel_sizes
 
-    from cyclegan_mri.data.volume_data import to_canonical
-
     images = [(contrast, case.contrast_file(contrast)) for contrast in contrasts]
     reference = read_volume(images[0][1])
     channels = []
@@ -249,7 +248,7 @@ def read_case(case: Case, contrasts: Sequence[str], classes: Sequence[int] | Non
             raise DataError(f"{case.folder}: no label volume (a file ending in _seg.nii.gz or -seg.nii.gz)")
         label_image = read_volume(case.label)
         _check_same_grid(case, images[0], ("label", case.label), reference, label_image)
-        indices, _, _ = to_canonical(label_image, read_labels(case, classes or default_classes([case])))
+        indices, _, _ = to_canonical(label_image, read_labels(case, label_image, classes or default_classes([case])))
     spacing = tuple(float(s) for s in voxel_sizes(affine))
     return CaseVolumes(case.name, np.stack(channels, axis=-1), indices, reference, back, spacing)
 
@@ -276,17 +275,22 @@ def brain_box(image: np.ndarray, margin: int = CROP_MARGIN) -> tuple[slice, ...]
 
 @dataclass
 class TrainingCase:
-    """A training case cropped to its brain: z-scored (D, H, W, C) float32 and (D, H, W) uint8 class indices."""
+    """A training case cropped to its brain and padded to at least the patch: z-scored (D, H, W, C) float32,
+    (D, H, W) uint8 class indices, and what patch sampling draws centres from, found once rather than per patch:
+    the brain's mask and the flat indices of the tumour's voxels."""
 
     name: str
     image: np.ndarray = field(repr=False)
     classes: np.ndarray = field(repr=False)
+    brain: np.ndarray = field(repr=False)
+    tumour: np.ndarray = field(repr=False)
 
     @classmethod
-    def of(cls, volumes: CaseVolumes) -> "TrainingCase":
+    def of(cls, volumes: CaseVolumes, patch: Sequence[int]) -> "TrainingCase":
         box = brain_box(volumes.image)
-        return cls(volumes.name, np.ascontiguousarray(volumes.image[box]),
-                   np.ascontiguousarray(volumes.classes[box]))
+        image = np.ascontiguousarray(pad_to_patch(volumes.image[box], patch))
+        classes = np.ascontiguousarray(pad_to_patch(volumes.classes[box], patch))
+        return cls(volumes.name, image, classes, np.any(image != 0, axis=-1), np.flatnonzero(classes > 0))
 
 
 def balanced_class_weights(counts: Sequence[int]) -> tuple[float, ...]:
@@ -300,26 +304,18 @@ def balanced_class_weights(counts: Sequence[int]) -> tuple[float, ...]:
     return tuple(float(w) for w in inverse / inverse.sum())
 
 
-def _pad_to(array: np.ndarray, patch: Sequence[int]) -> np.ndarray:
-    missing = [max(0, p - s) for p, s in zip(patch, array.shape[:3])]
-    if not any(missing):
-        return array
-    pads = [(m // 2, m - m // 2) for m in missing] + [(0, 0)] * (array.ndim - 3)
-    return np.pad(array, pads)
-
-
 def sample_patch(case: TrainingCase, patch: Sequence[int], rng: np.random.Generator,
                  tumour_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """A ``patch``-sized (image, classes) window of ``case`` (see the module doc); depends only on the arguments
-    and ``rng``'s state."""
-    image, classes = _pad_to(case.image, patch), _pad_to(case.classes, patch)
+    """A ``patch``-sized (image, classes) window of ``case``, which ``TrainingCase.of`` padded to at least the
+    patch (see the module doc); depends only on the arguments and ``rng``'s state."""
+    image, classes = case.image, case.classes
+    if any(s < p for s, p in zip(classes.shape, patch)):
+        raise ValueError(f"{case.name} is padded to {classes.shape}, smaller than the patch {tuple(patch)}")
     on_tumour = rng.random() < tumour_fraction
-    brain = np.any(image != 0, axis=-1)
-    candidates = classes > 0 if on_tumour else brain
-    if not candidates.any():  # a case without tumour: any brain voxel
-        candidates = brain if brain.any() else np.ones(classes.shape, bool)
-    flat = np.flatnonzero(candidates)
-    window = _window_around(np.unravel_index(flat[rng.integers(len(flat))], candidates.shape), patch, classes.shape)
+    flat = case.tumour if on_tumour and len(case.tumour) else np.flatnonzero(case.brain)
+    if not len(flat):  # no brain either: anywhere
+        flat = np.arange(classes.size)
+    window = _window_around(np.unravel_index(flat[rng.integers(len(flat))], classes.shape), patch, classes.shape)
     return np.array(image[window], np.float32), np.array(classes[window], np.uint8)
 
 
@@ -420,10 +416,10 @@ def held_out_cases(cases: Sequence[Case], count: int) -> tuple[str, ...]:
 
 def centre_on_tumour(case: TrainingCase, patch: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """The ``patch`` window centred on the case's tumour (its brain's centre if it has none): the sample grid's."""
-    image, classes = _pad_to(case.image, patch), _pad_to(case.classes, patch)
+    image, classes = pad_to_patch(case.image, patch), pad_to_patch(case.classes, patch)
     where = np.argwhere(classes > 0)
     if not len(where):
-        where = np.argwhere(np.any(image != 0, axis=-1))
+        where = np.argwhere(pad_to_patch(case.brain, patch))
     centre = where.mean(axis=0).round().astype(int) if len(where) else np.asarray(classes.shape) // 2
     window = _window_around(centre, patch, classes.shape)
     return np.array(image[window], np.float32), np.array(classes[window], np.uint8)
@@ -439,16 +435,13 @@ class SegmentationData:
     class_weights: tuple[float, ...]
     patch: tuple[int, int, int]
     held_out: tuple[str, ...] = ()
-    paired: bool = True
 
     @property
     def channels(self) -> int:
         return len(self.contrasts)
 
     @property
-    def domains(self):
-        from cyclegan_mri.domains import SEGMENTATION
-
+    def domains(self) -> Domains:
         return SEGMENTATION
 
     def describe(self) -> str:
@@ -496,7 +489,7 @@ def load_segmentation_data(data: str | os.PathLike, patch: Sequence[int], contra
             report(f"reading case {i + 1} of {len(training)}")
         volumes = read_case(case, contrasts, classes)
         counts += np.bincount(volumes.classes.ravel(), minlength=len(classes))
-        loaded.append(TrainingCase.of(volumes))
+        loaded.append(TrainingCase.of(volumes, patch))
     if class_weights is None:
         absent = [str(c) for c, n in zip(classes, counts) if n == 0]
         if absent and report:

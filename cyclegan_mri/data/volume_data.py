@@ -196,12 +196,14 @@ def load_volume_domains(data: str | os.PathLike, domains: Domains | None = None,
     return names, a, b
 
 
-def _pad_to(volume: np.ndarray, patch: tuple[int, int, int], background: float) -> np.ndarray:
-    """``volume`` padded with ``background`` to at least ``patch`` along each axis, centred (odd voxel after)."""
+def pad_to_patch(volume: np.ndarray, patch: Sequence[int], background: float = 0.0) -> np.ndarray:
+    """``volume`` padded with ``background`` to at least ``patch`` along its first axes, centred (odd voxel after);
+    further (channel) axes are left as they are. The array itself when it is large enough."""
     missing = [max(0, p - s) for p, s in zip(patch, volume.shape)]
     if not any(missing):
         return volume
-    return np.pad(volume, [(m // 2, m - m // 2) for m in missing], constant_values=background)
+    widths = [(m // 2, m - m // 2) for m in missing] + [(0, 0)] * (volume.ndim - len(missing))
+    return np.pad(volume, widths, constant_values=background)
 
 
 def sample_patch(volume: np.ndarray, patch: tuple[int, int, int], rng: np.random.Generator,
@@ -216,7 +218,7 @@ def sample_patch(volume: np.ndarray, patch: tuple[int, int, int], rng: np.random
         raise ValueError(f"a patch is cut from a (D, H, W) array, got shape {np.shape(volume)}")
     if tries < 1:
         raise ValueError(f"tries must be at least 1, got {tries}")
-    padded = _pad_to(np.asarray(volume), patch, background)
+    padded = pad_to_patch(np.asarray(volume), patch, background)
     highest = np.asarray(padded.shape) - np.asarray(patch) + 1
     best, best_fraction = None, -1.0
     for _ in range(tries):
@@ -290,7 +292,7 @@ def patch_dataset(a: list[Volume], b: list[Volume], patch: tuple[int, int, int],
 
 def centre_patch(volume: np.ndarray, patch: tuple[int, int, int], background: float = -1.0) -> np.ndarray:
     """The ``patch``-sized window at the centre of a (D, H, W) array (padded first where it is smaller)."""
-    padded = _pad_to(np.asarray(volume), patch, background)
+    padded = pad_to_patch(np.asarray(volume), patch, background)
     starts = [(s - p) // 2 for s, p in zip(padded.shape, patch)]
     return np.array(padded[tuple(slice(s, s + p) for s, p in zip(starts, patch))], np.float32)
 

@@ -46,6 +46,8 @@ class TranslationModel(keras.Model):
     paired = False
     #: Whether the model translates volumes (trained on 3D patches) rather than 2D slices.
     volumetric = False
+    #: Whether the model segments (images to label maps) rather than translates.
+    segmentation = False
     #: The two domains (set by each model's ``__init__``): they name the translators and the logs.
     domains: Domains
 

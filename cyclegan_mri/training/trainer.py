@@ -94,7 +94,7 @@ def load_data(options: TrainOptions) -> TrainingData | VolumeData | Segmentation
     """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, two
     unpaired sets of volumes, or segmented cases."""
     domains = Domains.of(options.domains) if options.domains else None
-    if getattr(model_class(options.model), "segmentation", False):
+    if model_class(options.model).segmentation:
         return load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
                                       options.class_weights, options.holdout_cases or 0, options.held_out)
     if model_class(options.model).volumetric:
