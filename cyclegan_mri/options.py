@@ -47,6 +47,13 @@ class TrainOptions:
     dropout: float = 0.2
     tumour_fraction: float = 0.5
     rotate: float = 0.0
+    # iVAN (--model ivan): synthesis or fusion, the invertible blocks, the two loss weights, and the classical
+    # fusion that is the fusion task's training reference.
+    task: str = "synthesis"
+    blocks: int = 8
+    lambda_forward: float = 1.0
+    lambda_inverse: float = 1.0
+    fusion_reference: str = "laplacian"
     filters: int = 64
     generator: str = "tutorial"
     discriminator: str = "tutorial"
@@ -66,6 +73,7 @@ class TrainOptions:
     nce_temperature: float = 0.07
     nce_patches: int = 256
     lr_schedule: str = "constant"
+    lr_step_epochs: int = 50
     augment: bool = False
     holdout: bool = False
     seed: int | None = None
@@ -131,10 +139,15 @@ MODEL_DEFAULTS: dict[str, dict] = {
     # The official Vox2Vox code: its U-Net and pair PatchGAN, least squares, batch 4, 200 epochs, 128^3 patches.
     "vox2vox": dict(generator="vox2vox", discriminator="vox2vox", gan_loss="lsgan", epochs=200, batch=4,
                     patch=[128, 128, 128]),
+    # iVAN (Wang et al. 2023): one invertible network and no discriminator; dense blocks of growth 32 (--filters),
+    # Adam 1e-4 (PyTorch's betas) halved every 50 epochs, 300 epochs of single pairs at the slices' own size.
+    "ivan": dict(generator="ivan", discriminator="none", filters=32, learning_rate=1e-4, beta_1=0.9,
+                 lr_schedule="step", epochs=300, batch=1, image_size=[217, 181]),
 }
 CUT_MODELS = ("cut", "fastcut")
 VOLUME_MODELS = ("cyclegan3d",)
 SEGMENTATION_MODELS = ("vox2vox",)
+INVERTIBLE_MODELS = ("ivan",)
 # Settings that only some models take (check_model_flags refuses them elsewhere).
 NCE_SETTINGS = ("lambda_nce", "nce_temperature", "nce_patches")
 CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
@@ -146,15 +159,21 @@ SEGMENTATION_SETTINGS = ("classes", "class_weights", "holdout_cases", "lambda_di
                          "rotate")
 # What a segmentation run takes of the other models' settings.
 SEGMENTATION_TAKES = ("patch", "patches_per_epoch", "channels")
+INVERTIBLE_SETTINGS = ("task", "blocks", "lambda_forward", "lambda_inverse", "fusion_reference")
+# The settings of the adversarial models, which iVAN (no discriminator) refuses, beside those above.
+ADVERSARIAL_SETTINGS = ("generator", "discriminator", "gan_loss")
 
 
 def ignored_settings(model: str) -> tuple[str, ...]:
     """The settings ``--model`` does not take: refused when given, left out of a preset."""
+    if model in INVERTIBLE_MODELS:
+        return (*NCE_SETTINGS, *CYCLE_SETTINGS, *UNPAIRED_SETTINGS, "direction", "norm", "lambda_l1",
+                *VOLUME_SETTINGS, *SEGMENTATION_SETTINGS)
     if model in SEGMENTATION_MODELS:
         others = (*NCE_SETTINGS, *CYCLE_SETTINGS, *UNPAIRED_SETTINGS, *PAIRED_SETTINGS, *VOLUME_SETTINGS,
-                  *SLICE_SETTINGS, "holdout")
+                  *SLICE_SETTINGS, *INVERTIBLE_SETTINGS, "holdout")
         return tuple(dict.fromkeys(name for name in others if name not in SEGMENTATION_TAKES))
-    ignored = SEGMENTATION_SETTINGS + (CYCLE_SETTINGS if model in CUT_MODELS else NCE_SETTINGS)
+    ignored = SEGMENTATION_SETTINGS + INVERTIBLE_SETTINGS + (CYCLE_SETTINGS if model in CUT_MODELS else NCE_SETTINGS)
     ignored += UNPAIRED_SETTINGS if model == "pix2pix" else PAIRED_SETTINGS
     return ignored + (SLICE_SETTINGS if model in VOLUME_MODELS else VOLUME_SETTINGS)
 
@@ -175,12 +194,19 @@ VOLUME_PRESETS: dict[str, dict] = {
 SEGMENTATION_PRESETS: dict[str, dict] = {
     "cpu": dict(filters=8, patch=[32, 32, 32], epochs=300, batch=2),
 }
+# And for iVAN: half the paper's growth and blocks, on 96x96 crops (the network takes any size) at 5 times its
+# rate, halved every 30 epochs. A step at the paper's settings and size takes 10 s on a 2-core CPU, this one
+# 0.5 s; the README's "What 30 CPU minutes reach" compares it with three other settings.
+INVERTIBLE_PRESETS: dict[str, dict] = {
+    "cpu": dict(filters=16, blocks=4, crop=[96, 96], learning_rate=5e-4, epochs=100, lr_step_epochs=30),
+}
 
 
 def preset_settings(preset: str | None, model: str) -> dict:
     """The settings ``--preset`` names for ``--model``, without those the model does not take."""
     presets = (VOLUME_PRESETS if model in VOLUME_MODELS else
-               SEGMENTATION_PRESETS if model in SEGMENTATION_MODELS else PRESETS)
+               SEGMENTATION_PRESETS if model in SEGMENTATION_MODELS else
+               INVERTIBLE_PRESETS if model in INVERTIBLE_MODELS else PRESETS)
     return {k: v for k, v in (presets[preset] if preset else {}).items() if k not in ignored_settings(model)}
 
 
@@ -242,7 +268,8 @@ def train_parser() -> argparse.ArgumentParser:
                         help="named settings that replace the tutorial's defaults (explicit flags still win): "
                              f"cpu = {_flags(PRESETS['cpu'])}; with --model cyclegan3d, cpu = "
                              f"{_flags(VOLUME_PRESETS['cpu'])}; with --model vox2vox, cpu = "
-                             f"{_flags(SEGMENTATION_PRESETS['cpu'])}")
+                             f"{_flags(SEGMENTATION_PRESETS['cpu'])}; with --model ivan, cpu = "
+                             f"{_flags(INVERTIBLE_PRESETS['cpu'])}")
     parser.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=d.model,
                         help="cyclegan: unpaired, both directions (the tutorial); pix2pix: aligned pairs, one "
                              "--direction, with defaults --generator unet --discriminator patchgan --epochs 200; "
@@ -252,7 +279,11 @@ def train_parser() -> argparse.ArgumentParser:
                              "(--data DIR with t1/ and t2/ folders of .nii/.nii.gz), trained on random patches, "
                              "with defaults " + _flags(MODEL_DEFAULTS["cyclegan3d"]) + "; vox2vox: 3D tumour "
                              "segmentation of BraTS cases (--data DIR of case folders), with defaults "
-                             + _flags(MODEL_DEFAULTS["vox2vox"]))
+                             + _flags(MODEL_DEFAULTS["vox2vox"]) + "; ivan: one invertible network trained on "
+                             "aligned pairs, whose forward pass translates A to B and whose exact inverse B to A "
+                             "(or, with --task fusion, fuses A and B into one image), with defaults "
+                             + _flags({k: v for k, v in MODEL_DEFAULTS["ivan"].items()
+                                       if k not in ADVERSARIAL_SETTINGS}))
     parser.add_argument("--domains", type=domain_name, nargs=2, default=None, metavar=("NAME_A", "NAME_B"),
                         help="names of the two domains (e.g. MRI CT), used in sample grids, logs, history.csv, "
                              "generators/<a>_to_<b>.keras, --direction and evaluation.json; folders of these "
@@ -274,7 +305,8 @@ def train_parser() -> argparse.ArgumentParser:
                         help="train on random H x W crops of the (resized) slices, and translate whole slices: "
                              "cheaper steps, and more of them per minute (default: whole slices)")
     parser.add_argument("--filters", type=positive_int, default=d.filters,
-                        help="width of the first layer of every network (64 is the tutorial's model)")
+                        help="width of the first layer of every network (64 is the tutorial's model); for --model "
+                             "ivan, the growth of its dense blocks (32 is the paper's)")
     parser.add_argument("--generator", default=d.generator,
                         help="generator architecture: tutorial (concatenating blocks), resnet6 or resnet9 (the "
                              "CycleGAN paper's additive blocks, reflection padding), unet (skip connections)")
@@ -338,6 +370,26 @@ def train_parser() -> argparse.ArgumentParser:
     segmentation.add_argument("--rotate", type=float, default=d.rotate, metavar="DEGREES",
                               help="turn each training patch by random angles of up to this much about each axis "
                                    "(0 = off; --augment flips along each axis)")
+    ivan = parser.add_argument_group("iVAN (--model ivan; aligned pairs as pix2pix, --pairs included)")
+    ivan.add_argument("--task", choices=("synthesis", "fusion"), default=d.task,
+                      help="synthesis: the network's forward pass translates A to B (A repeated in two channels, "
+                           "the output read as the mean of its two) and its inverse B to A; fusion: it fuses the "
+                           "pair (A, B) into one image (fuse.py) trained towards --fusion-reference, and its "
+                           "inverse decomposes a fused image back into A and B")
+    ivan.add_argument("--blocks", type=positive_int, default=d.blocks,
+                      help="invertible blocks, each an LU-decomposed 1x1 convolution and an affine coupling")
+    ivan.add_argument("--lambda-forward", type=float, default=d.lambda_forward, metavar="W",
+                      help="weight of the forward loss (the mean squared error of the output's channel mean to "
+                           "the target) against the reconstruction loss (the inverse of the output, clipped to the "
+                           "image range, against the input)")
+    ivan.add_argument("--lambda-inverse", type=float, default=d.lambda_inverse, metavar="W",
+                      help="weight of the inverse loss: the inverse of the real target (repeated in both channels) "
+                           "against the source, which trains the B to A direction (fusion: the decomposition of "
+                           "the reference fused image); 0 = the paper's loss alone")
+    ivan.add_argument("--fusion-reference", choices=("laplacian", "average", "maximum"), default=d.fusion_reference,
+                      help="the classical fusion of each training pair that --task fusion learns: a 4-level "
+                           "Laplacian pyramid (details of larger magnitude, averaged base), the mean, or the "
+                           "pixel-wise maximum")
     pix2pix = parser.add_argument_group("pix2pix (--model pix2pix)")
     pix2pix.add_argument("--direction", default=d.direction, metavar="A_to_B",
                          help="the one direction a pix2pix run learns, <source>_to_<target> in the domains' "
@@ -365,10 +417,13 @@ def train_parser() -> argparse.ArgumentParser:
                         help="the structure loss: mind (modality-independent neighbourhood descriptors, "
                              "Heinrich et al. 2012) or gradient (normalised cross-correlation of gradient "
                              "magnitudes)")
-    parser.add_argument("--lr-schedule", choices=("constant", "linear"), default=d.lr_schedule,
-                        help="constant learning rate (the tutorial), or held for the first half of --epochs and "
-                             "decayed linearly, epoch by epoch, to zero in the second (the paper); raising --epochs "
-                             "on a resumed run stretches what is left of the decay, never raising the rate")
+    parser.add_argument("--lr-schedule", choices=("constant", "linear", "step"), default=d.lr_schedule,
+                        help="constant learning rate (the tutorial); linear: held for the first half of --epochs "
+                             "and decayed linearly, epoch by epoch, to zero in the second (the CycleGAN paper; "
+                             "raising --epochs on a resumed run stretches what is left of the decay, never raising "
+                             "the rate); step: halved every --lr-step-epochs epochs (iVAN)")
+    parser.add_argument("--lr-step-epochs", type=positive_int, default=d.lr_step_epochs, metavar="N",
+                        help="with --lr-schedule step, the epochs between two halvings of the learning rate")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
                         help="random left-right flips and shifts of up to 8 pixels, drawn anew every epoch")
     parser.add_argument("--holdout", action="store_true",
@@ -466,6 +521,21 @@ def check_model_flags(options: TrainOptions) -> None:
     def given(names):
         return [f"--{name.replace('_', '-')}" for name in names if getattr(options, name) != getattr(defaults, name)]
 
+    if options.lr_schedule != "step" and options.lr_step_epochs != defaults.lr_step_epochs:
+        raise UserError("--lr-step-epochs only applies to --lr-schedule step")
+    if options.model in INVERTIBLE_MODELS:
+        own = MODEL_DEFAULTS[options.model]
+        refused = given(ignored_settings(options.model)) + [
+            f"--{name.replace('_', '-')}" for name in ADVERSARIAL_SETTINGS
+            if getattr(options, name) != own.get(name, getattr(defaults, name))]
+        if refused:
+            raise UserError(f"{', '.join(refused)} do not apply to --model {options.model} (one invertible network "
+                            "trained on aligned pairs by mean squared errors, without a discriminator; it learns "
+                            "both directions)")
+        return
+    invertible_only = given(INVERTIBLE_SETTINGS)
+    if invertible_only:
+        raise UserError(f"{', '.join(invertible_only)} only apply to --model ivan")
     if options.model in SEGMENTATION_MODELS:
         refused = given(ignored_settings(options.model))
         if refused:

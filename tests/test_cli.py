@@ -18,6 +18,7 @@ from conftest import ROOT, phantom, png_bytes
                   "--dry-run", "--seed", "--learning-rate", "--lambda-cycle", "--lambda-identity"]),
     ("evaluate.py", ["--out", "--data", "--all-pairs", "--pairs"]),
     ("make_gif.py", ["--out", "--every", "--duration"]),
+    ("fuse.py", ["--out", "--t1", "--t2", "--output"]),
 ])
 def test_help_explains_every_flag(script, flags):
     result = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True)

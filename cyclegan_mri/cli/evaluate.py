@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import (SEGMENTATION_MODELS, VOLUME_MODELS, Parser, TrainOptions, add_data_arguments,
-                                  add_debug_argument, add_out_argument, load_run_options)
+from cyclegan_mri.options import (INVERTIBLE_MODELS, SEGMENTATION_MODELS, VOLUME_MODELS, Parser, TrainOptions,
+                                  add_data_arguments, add_debug_argument, add_out_argument, load_run_options)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,6 +36,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-translations", action="store_true",
                    help="score only; do not write translated PNGs (or, for a segmentation run, "
                         "DIR/segmentations/<case>.nii.gz)")
+    p.add_argument("--fusion", action="store_true",
+                   help="score a fusion run (--model ivan --task fusion; its runs are scored this way with or "
+                        "without the flag): fuse each aligned pair, score AG, SF, EN, Q_MI and Q_ABF beside the "
+                        "average, maximum and Laplacian-pyramid fusions, and the PSNR and SSIM of the fused "
+                        "slice's decomposition back into both sources")
     p.add_argument("--quiet", action="store_true", help="print only the mean scores, not each image")
     add_debug_argument(p)
     return p
@@ -52,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate_volume_run(args, run, saved)
     if saved is not None and saved.model in SEGMENTATION_MODELS:
         return evaluate_segmentation_run(args, run, saved)
+    if args.fusion or (saved is not None and saved.model in INVERTIBLE_MODELS and saved.task == "fusion"):
+        return evaluate_fusion_run(args, run, saved)
     # The run's domains and channels, so that its data is read as it was for training.
     domains, channels = (saved.run_domains, saved.channels) if saved else (None, None)
     if args.pairs:
@@ -98,6 +105,33 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     results = evaluate_volumes(run, pairs, domains, saved.spacing, write_translations=not args.no_translations,
                                training=training_fingerprints(saved))
     return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
+
+
+def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
+    """``evaluate.py`` for an iVAN fusion run: fuse the aligned pairs, score them beside classical fusions."""
+    from cyclegan_mri.evaluation import dataset_source, save_results, training_fingerprints, user_pairs
+    from cyclegan_mri.fusion import evaluate_fusion, format_fusion_table, load_fusion_networks
+
+    load_fusion_networks(run)  # a one-line error for a run that does not fuse, before reading any data
+    if args.pairs:
+        source = user_pairs(args.pairs, saved.run_domains, saved.channels, args.skip_bad_images)
+    else:
+        source = dataset_source(args.data or saved.data, args.all_pairs, args.accept_checksum,
+                                args.skip_bad_images, saved.run_domains, saved.channels)
+    if not source.pairs:
+        from cyclegan_mri.errors import UserError
+
+        raise UserError(f"nothing to fuse: {source.description}; pass --pairs DIR with aligned slices of the same "
+                        "names in one folder per domain")
+    results = evaluate_fusion(run, source, training=training_fingerprints(saved))
+    print(f"scored on {source.description}")
+    held = results["fusion"]["held_out"]
+    print({True: "held out: the run never saw any image of these pairs", None: "held out: unknown",
+           False: "NOT held out: the run trained on some of these pairs (see per pair)"}[held])
+    print(format_fusion_table(results, per_image=not args.quiet))
+    save_results(run.evaluation, results)
+    print(f"wrote {run.evaluation}")
+    return 0
 
 
 def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:

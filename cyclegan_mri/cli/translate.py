@@ -49,13 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cyclegan_mri.rundir import RunDir
 
     from cyclegan_mri.errors import UserError
-    from cyclegan_mri.options import SEGMENTATION_MODELS, load_run_options
+    from cyclegan_mri.options import INVERTIBLE_MODELS, SEGMENTATION_MODELS, load_run_options
     from cyclegan_mri.volume_inference import is_volumetric
 
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
     if saved is not None and saved.model in SEGMENTATION_MODELS:
         raise UserError(f"the run in {run.root} segments (--model {saved.model}); use segment.py")
+    if saved is not None and saved.model in INVERTIBLE_MODELS and saved.task == "fusion":
+        raise UserError(f"the run in {run.root} fuses two contrasts (--task fusion); use fuse.py")
     direction, generator = pick_generator(run, args.direction)
     if is_volumetric(generator) and args.plane is not None:
         raise UserError(f"--plane: the run in {run.root} translates volumes as volumes (3D), not slice by slice")

@@ -48,6 +48,8 @@ class TranslationModel(keras.Model):
     volumetric = False
     #: Whether the model segments (images to label maps) rather than translates.
     segmentation = False
+    #: Whether a paired model learns one ``--direction`` only (pix2pix) rather than both.
+    directional = False
     #: The two domains (set by each model's ``__init__``): they name the translators and the logs.
     domains: Domains
 
@@ -55,6 +57,11 @@ class TranslationModel(keras.Model):
     def from_options(cls, options) -> "TranslationModel":
         """The model a run's ``TrainOptions`` describe."""
         raise NotImplementedError
+
+    @classmethod
+    def training_data(cls, data, options):
+        """The data as the model of ``options`` trains on it: by default, ``data`` as it was read."""
+        return data
 
     @staticmethod
     def adam(learning_rate, beta_1: float, loss_scale: bool) -> keras.optimizers.Optimizer:

@@ -42,6 +42,11 @@ def mean_absolute_error(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return global_mean(_per_example(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
 
 
+def mean_squared_error(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Mean (a - b)^2 per example, averaged over the global batch."""
+    return global_mean(_per_example(tf.square(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
+
+
 def squared_error(scores: tf.Tensor, target: float) -> tf.Tensor:
     """Mean (score - target)^2 per example: the least-squares GAN objective (Mao et al. 2017)."""
     return global_mean(_per_example(tf.square(tf.cast(scores, tf.float32) - target)))

@@ -28,6 +28,7 @@ class Pix2Pix(ConditionalGAN):
     (None: A to B)."""
 
     paired = True
+    directional = True
 
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "unet",
                  discriminator: str = "patchgan", direction: str | None = None, norm: str = "batch",

@@ -14,6 +14,9 @@ starts at half of the new total; once it has begun, it goes on from the rate of
 the last finished epoch down to the new last epoch, at the same kind of
 linear step. The plan (``S``, the rate factor up to ``S``, and ``N``) lives in
 the checkpoint, beside the weights it produced.
+
+``--lr-schedule step`` is iVAN's: the rate is halved after every
+``--lr-step-epochs`` epochs (epoch ``n`` runs at ``rate / 2 ** ((n - 1) // step)``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-SCHEDULES = ("constant", "linear")
+SCHEDULES = ("constant", "linear", "step")
 
 
 class LinearDecayPlan(tf.Module):
@@ -69,12 +72,14 @@ class LinearDecayPlan(tf.Module):
         self.end.assign(epochs)
 
 
-def rate_of_epoch(kind: str, rate: float, plan: LinearDecayPlan) -> Callable[[int], float]:
+def rate_of_epoch(kind: str, rate: float, plan: LinearDecayPlan, step_epochs: int = 50) -> Callable[[int], float]:
     """The learning rate of each epoch (counted from 1) for ``--lr-schedule``."""
     if kind == "constant":
         return lambda epoch: rate
     if kind == "linear":
         return lambda epoch: rate * plan.factor(epoch)
+    if kind == "step":
+        return lambda epoch: rate * 0.5 ** ((epoch - 1) // step_epochs)
     raise ValueError(f"unknown learning-rate schedule {kind!r}; choose one of: {', '.join(SCHEDULES)}")
 
 

@@ -31,11 +31,11 @@ from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, 
 
 # Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
 ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "channels", "filters", "generator", "discriminator",
-                       "pool_size", "direction", "norm", "contrasts", "classes")
+                       "pool_size", "direction", "norm", "contrasts", "classes", "task", "blocks")
 # Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
 # run on the test pairs, and run.json would no longer say so; the domains' names are those of its
 # generators and history columns. (--data and --pairs may move.)
-IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains", "holdout_cases")
+IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains", "holdout_cases", "fusion_reference")
 
 
 @dataclass
@@ -80,7 +80,8 @@ class Session:
 
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
-        return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan))
+        return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan,
+                                               self.options.lr_step_epochs))
 
     def steps_per_epoch(self) -> int:
         if isinstance(self.data, SegmentationData):
@@ -94,16 +95,19 @@ def load_data(options: TrainOptions) -> TrainingData | VolumeData | Segmentation
     """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, two
     unpaired sets of volumes, or segmented cases."""
     domains = Domains.of(options.domains) if options.domains else None
-    if model_class(options.model).segmentation:
-        return load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
+    model = model_class(options.model)
+    if model.segmentation:
+        data = load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
                                       options.class_weights, options.holdout_cases or 0, options.held_out)
-    if model_class(options.model).volumetric:
-        return load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
-    if model_class(options.model).paired:
-        return load_paired(options.data, options.image_size, options.holdout, options.pairs,
+    elif model.volumetric:
+        data = load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
+    elif model.paired:
+        data = load_paired(options.data, options.image_size, options.holdout, options.pairs,
                            options.accept_checksum, options.skip_bad_images, domains, options.channels)
-    return load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
-                         options.skip_bad_images, domains, options.channels)
+    else:
+        data = load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
+                             options.skip_bad_images, domains, options.channels)
+    return model.training_data(data, options)
 
 
 def with_data_settings(options: TrainOptions,
@@ -116,7 +120,7 @@ def with_data_settings(options: TrainOptions,
                                    contrasts=data.contrasts, classes=data.classes, class_weights=data.class_weights,
                                    holdout_cases=len(data.held_out), held_out=data.held_out)
     direction = None
-    if model_class(options.model).paired:
+    if model_class(options.model).directional:
         direction = (options.direction or data.domains.forward).lower()
         data.domains.source_side(direction)  # a one-line error for a direction between other domains
     return dataclasses.replace(options, domains=data.domains.names, channels=data.channels, direction=direction)
@@ -295,7 +299,8 @@ def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
     for direction, generator in model.translators().items():
         final = run.generator(direction)
         partial = final.with_name(f".{final.stem}.partial.keras")
-        float32_copy(generator, model.image_shape).save(partial)
+        # At the run's slice size, in the generator's own channels (a fusion network takes a pair).
+        float32_copy(generator, (*model.image_shape[:-1], generator.input_shape[-1])).save(partial)
         os.replace(partial, final)
         written.append(final)
     return written
