@@ -1,6 +1,7 @@
 """The quality protocol: train on the training pairs' slices only, score the 9 held-out pairs against baselines.
 
-    python bench/quality.py [--out output/quality] [--minutes 60] [--pix2pix-minutes 10] [train.py flags ...]
+    python bench/quality.py [--out output/quality] [--minutes 60] [--pix2pix-minutes 10] [--ivan-minutes 30]
+                            [train.py flags ...]
 
 Trains with ``--holdout`` (neither image of a test pair is ever seen) until
 ``--epochs`` or the time budget ends training at an epoch end, then writes
@@ -12,6 +13,9 @@ pairs) and the loss curves. Running it again resumes the same run.
 For reference it also trains pix2pix, paired, on the 34 training pairs (one run
 per direction, in ``OUT-pix2pix-DIRECTION``, ``PIX2PIX_FLAGS`` at the slices'
 own size), and reports it under ``pix2pix`` beside the baselines.
+With ``--ivan-minutes`` it also trains iVAN on the same pairs (one invertible
+network for both directions, in ``OUT-ivan``, ``IVAN_FLAGS``), reported under
+``ivan``.
 
 With ``--seeds 0 1 2`` it trains once per seed (``OUT-seed0`` ...) and reports
 each score's mean, with its range and every seed's scores and milestones, so
@@ -52,6 +56,8 @@ CURVE_FILE = "quality_curve.json"
 METRICS = ("psnr", "ssim", "nmse")
 # A U-Net narrow enough for a CPU, at the slices' own size (no resizing error).
 PIX2PIX_FLAGS = ["--model", "pix2pix", "--image-size", "217", "181", "--filters", "32", "--epochs", "100"]
+# iVAN's CPU settings: one network, scored forward (T1 -> T2) and by its inverse (T2 -> T1).
+IVAN_FLAGS = ["--model", "ivan", "--preset", "cpu"]
 
 TITLES = TUTORIAL.titles
 
@@ -110,13 +116,13 @@ def report_markdown(results: dict, command: str, epochs: int, minutes: float) ->
              "`data_range=255`; NMSE = ||t - p||² / ||t||²).", ""]
     for direction, r in results.items():
         lines += [f"## {TITLES[direction]}", "", "| method | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
-        references = [("pix2pix (paired)", r["pix2pix"])] if "pix2pix" in r else []
+        references = [(name, r[key]) for name, key in (("pix2pix (paired)", "pix2pix"), ("iVAN (paired)", "ivan"))
+                      if key in r]
         own = [("model's own lookup table (unpaired)", r["own_lookup_table"])] if "own_lookup_table" in r else []
         for method, scores in [("model", r), *own, *references, *r["baselines"].items()]:
             lines.append(f"| {method} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {scores['nmse']:.4f} |")
-        if references:
-            ref = r["pix2pix"]
-            lines += ["", f"pix2pix: trained on the 34 training pairs for {ref['epochs']} "
+        for name, ref in references:
+            lines += ["", f"{name.split()[0]}: trained on the 34 training pairs for {ref['epochs']} "
                           f"epoch{'s' * (ref['epochs'] != 1)} in {ref['minutes']:.1f} minutes "
                           f"(`train.py {' '.join(ref['flags'])}`)."]
         lines += ["", f"![{direction}](quality_{direction}.png)", ""]
@@ -166,6 +172,8 @@ def curve_figure(results: dict) -> bytes:
                     axes.axhline(r["baselines"][name][metric], linestyle=style, color="gray", label=name)
                 if "pix2pix" in r:
                     axes.axhline(r["pix2pix"][metric], linestyle="-.", color="black", label="pix2pix (paired)")
+                if "ivan" in r:
+                    axes.axhline(r["ivan"][metric], linestyle="-", color="tab:green", label="iVAN (paired)")
                 axes.set_title(f"{TITLES[direction]} {metric.upper()}", fontsize=9)
                 axes.set_xlabel("minutes of training")
                 if i == 0 and j == 0:
@@ -263,6 +271,19 @@ def pix2pix_scores(cyclegan: TrainOptions, direction: str, minutes: float, sourc
     return {**results[direction], "epochs": epochs, "minutes": spent, "flags": flags}
 
 
+def ivan_scores(out: str, data: str, minutes: float, source: Source, extra: list[str] = (), seed: int | None = None,
+                verbose: int = 2) -> dict:
+    """iVAN trained on the training pairs within ``minutes`` (``IVAN_FLAGS`` then ``extra``), scored in both
+    directions on the test pairs: forward T1 -> T2, and T2 -> T1 by the same network's inverse."""
+    flags = [*IVAN_FLAGS, *extra, "--out", out, "--data", data, "--verbose", str(verbose)]
+    if seed is not None:
+        flags += ["--seed", str(seed)]
+    run, _, results = train_and_score(flags, minutes, source)
+    epochs, spent = trained_so_far(run)
+    return {direction: {**scores, "epochs": epochs, "minutes": spent, "flags": flags}
+            for direction, scores in results.items()}
+
+
 def summary(values: list[float]) -> dict:
     """Mean, range and sample standard deviation of one score over seeds, with the values themselves."""
     return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
@@ -344,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pix2pix-flags", default="", metavar="'FLAGS'",
                         help="train.py flags for the pix2pix runs, after " + " ".join(PIX2PIX_FLAGS)
                              + " (write --pix2pix-flags='--filters 16')")
+    parser.add_argument("--ivan-minutes", type=float, default=0.0,
+                        help="training time budget of the iVAN reference run (0: no iVAN rows)")
+    parser.add_argument("--ivan-flags", default="", metavar="'FLAGS'",
+                        help="train.py flags for the iVAN run, after " + " ".join(IVAN_FLAGS))
     parser.add_argument("--curve-every", type=float, default=5.0, metavar="MIN",
                         help="score the test pairs after each MIN minutes of training, for the time-to-quality "
                              "curve (0: only at the end; default: %(default)s)")
@@ -379,6 +404,11 @@ def main() -> int:
         for direction in results:
             results[direction]["pix2pix"] = pix2pix_scores(options, direction, args.pix2pix_minutes, source,
                                                            args.pix2pix_flags.split())
+    if args.ivan_minutes > 0:
+        verbose = options.verbose if options.verbose != "auto" else 2
+        for direction, scores in ivan_scores(f"{options.out}-ivan", options.data, args.ivan_minutes, source,
+                                             args.ivan_flags.split(), options.seed, verbose).items():
+            results[direction]["ivan"] = scores
     epochs, minutes = trained_so_far(first_run)
 
     reports = Path(args.reports)
