@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-import numpy as np  # noqa: E402
-
 import quality  # noqa: E402
 from cyclegan_mri.evaluation import baseline_scores, dataset_source, training_fingerprints  # noqa: E402
 from cyclegan_mri.fusion import evaluate_fusion  # noqa: E402
@@ -49,11 +47,6 @@ def fusion_scores(out: str, data: str, minutes: float, source, extra: list[str],
     epochs, spent = quality.trained_so_far(run)
     return {**evaluate_fusion(run, source, training_fingerprints(options))["fusion"], "epochs": epochs,
             "minutes": spent, "flags": flags}
-
-
-def spread(values: list[float]) -> dict:
-    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
-            "values": values}
 
 
 def cell(summary: dict, digits: int) -> str:
@@ -127,15 +120,15 @@ def main() -> int:
     if args.no_report:
         return 0
     baselines = baseline_scores(source)
-    synthesis = {direction: {key: spread([r[direction][key] for r in synthesis_runs.values()])
+    synthesis = {direction: {key: quality.summary([r[direction][key] for r in synthesis_runs.values()])
                              for key in (*METRICS, "epochs", "minutes")} | {"flags": next(iter(
                                  synthesis_runs.values()))[direction]["flags"]}
                  for direction in ("t1_to_t2", "t2_to_t1")} if synthesis_runs else {}
     fusion = {}
     if fusion_runs:
         runs = list(fusion_runs.values())
-        fusion = {key: spread([r[key] for r in runs]) for key in (*FUSION_METRICS, "epochs", "minutes")}
-        fusion["decomposition"] = {key: spread([r["decomposition"][key] for r in runs])
+        fusion = {key: quality.summary([r[key] for r in runs]) for key in (*FUSION_METRICS, "epochs", "minutes")}
+        fusion["decomposition"] = {key: quality.summary([r["decomposition"][key] for r in runs])
                                    for key in runs[0]["decomposition"]}
         fusion.update(baselines=runs[0]["baselines"], sources=runs[0]["sources"], flags=runs[0]["flags"],
                       seeds=[str(seed) for seed in fusion_runs],

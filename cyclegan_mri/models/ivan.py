@@ -66,6 +66,7 @@ class IVAN(TranslationModel):
         self.invertible = InvertibleNetwork(width, blocks=blocks, growth=growth, name="invertible")
         # float32 like the network: a bfloat16 mean would round the output it is fitted by.
         self.mean_of_copies = MeanOfCopies(COPIES, dtype="float32")
+        self.repeat = RepeatChannels(COPIES, dtype="float32")
         # The whole network as a keras.Model over any slice size: what is checkpointed and counted.
         inputs = keras.Input((None, None, width), name="augmented")
         self.generator = keras.Model(inputs, self.invertible(inputs), name="generator")
@@ -118,7 +119,7 @@ class IVAN(TranslationModel):
                                                                  copies=COPIES, name=self.domains.backward)}
             else:
                 fused = keras.Input(any_size, name="fused")
-                parts = self.invertible(RepeatChannels(COPIES, dtype="float32")(fused), reverse=True)
+                parts = self.invertible(self.repeat(fused), reverse=True)
                 self._translators = {
                     FUSION: invertible_fuser(self.invertible, (None, None, COPIES * self.channels), self.channels,
                                              name=FUSION),
@@ -128,7 +129,7 @@ class IVAN(TranslationModel):
     def augmented(self, images: tf.Tensor) -> tf.Tensor:
         """A source or target as the network takes it: two copies of a slice, or a fusion pair as it is."""
         images = tf.cast(images, tf.float32)
-        return images if images.shape[-1] == COPIES * self.channels else tf.concat([images] * COPIES, axis=-1)
+        return images if images.shape[-1] == COPIES * self.channels else self.repeat(images)
 
     def compute_losses(self, source: tf.Tensor, target: tf.Tensor) -> dict:
         x, y = self.augmented(source), self.augmented(target)
