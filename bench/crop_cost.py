@@ -48,7 +48,7 @@ def main() -> int:
     from cyclegan_mri.data.dataset import load_unpaired
     from cyclegan_mri.data.pipeline import unpaired_dataset
     from cyclegan_mri.devices import BF16_CPU_FLAGS, cpu_info, resolve_jit, resolve_precision
-    from cyclegan_mri.options import parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
     from cyclegan_mri.training.trainer import build_model
 
     info = cpu_info()

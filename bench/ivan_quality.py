@@ -24,10 +24,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
 import quality  # noqa: E402
-from cyclegan_mri.evaluation import baseline_scores, dataset_source, training_fingerprints  # noqa: E402
-from cyclegan_mri.fusion import evaluate_fusion  # noqa: E402
-from cyclegan_mri.fusion_metrics import FUSION_METRICS  # noqa: E402
-from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
+from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source, training_fingerprints  # noqa: E402
+from cyclegan_mri.fusion.inference import evaluate_fusion  # noqa: E402
+from cyclegan_mri.fusion.metrics import FUSION_METRICS  # noqa: E402
+from cyclegan_mri.record import TrainOptions  # noqa: E402
+from cyclegan_mri.cli.train import parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
 from cyclegan_mri.training.trainer import train  # noqa: E402

@@ -42,11 +42,12 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cyclegan_mri.domains import TUTORIAL  # noqa: E402
-from cyclegan_mri.evaluation import (Source, baseline_scores, dataset_source,  # noqa: E402
+from cyclegan_mri.translation.evaluation import (Source, baseline_scores, dataset_source,  # noqa: E402
                                      evaluate, score_pairs, training_fingerprints, unscored_slices)
-from cyclegan_mri.baselines import LookupTable  # noqa: E402
-from cyclegan_mri.inference import load_generators, translate_slices  # noqa: E402
-from cyclegan_mri.options import TrainOptions, parse_train_args, train_options  # noqa: E402
+from cyclegan_mri.translation.baselines import LookupTable  # noqa: E402
+from cyclegan_mri.translation.inference import load_generators, translate_slices  # noqa: E402
+from cyclegan_mri.record import TrainOptions  # noqa: E402
+from cyclegan_mri.cli.train import parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
 from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
 from cyclegan_mri.training.trainer import train  # noqa: E402

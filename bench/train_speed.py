@@ -49,7 +49,7 @@ def measure(step_kind: str, precision: str, xla: str, size: tuple[int, int], bat
     from cyclegan_mri.data.dataset import load_unpaired
     from cyclegan_mri.data.pipeline import unpaired_dataset
     from cyclegan_mri.devices import resolve_jit, resolve_precision
-    from cyclegan_mri.options import TrainOptions
+    from cyclegan_mri.record import TrainOptions
     from cyclegan_mri.training.trainer import build_model
     from plain_loop import make_plain_step
 

@@ -44,8 +44,8 @@ def measure(patch: tuple[int, int, int], filters: int, generator: str, steps: in
     from cyclegan_mri.data.volume_data import Volume, patch_dataset
     from cyclegan_mri.data.intensity import Scaling
     from cyclegan_mri.devices import resolve_precision
-    from cyclegan_mri.options import TrainOptions
-    from cyclegan_mri.phantoms import head_phantom
+    from cyclegan_mri.record import TrainOptions
+    from cyclegan_mri.data.phantoms import head_phantom
     from cyclegan_mri.training.trainer import build_model
 
     options = TrainOptions(model="cyclegan3d", patch=patch, filters=filters, generator=generator,
@@ -70,7 +70,7 @@ def measure(patch: tuple[int, int, int], filters: int, generator: str, steps: in
         seconds = (time.perf_counter() - started) / steps
         result.update(seconds_per_step=round(seconds, 3), patches_per_second=round(1 / seconds, 4))
     if volume is not None:
-        from cyclegan_mri.volume_inference import predict_volume
+        from cyclegan_mri.volumetric.inference import predict_volume
 
         data = head_phantom(volume, seed=9) * 2 - 1
         started = time.perf_counter()

@@ -52,7 +52,7 @@ def figure(run_dir: Path, data: Path, path: Path) -> None:
     from cyclegan_mri.data.brats import find_cases
     from cyclegan_mri.models.vox2vox import label_colours
     from cyclegan_mri.rundir import RunDir
-    from cyclegan_mri.segmentation import load_segmenter
+    from cyclegan_mri.segmentation.inference import load_segmenter
     from cyclegan_mri.visualize import save_sample_grid
 
     segmenter = load_segmenter(RunDir.at(run_dir))
@@ -79,7 +79,7 @@ def main() -> int:
 
     data = args.out / "data"
     if not data.is_dir():
-        run(["-m", "cyclegan_mri.phantoms", "brats", str(data), "--cases", str(args.cases)])
+        run(["-m", "cyclegan_mri.data.phantoms", "brats", str(data), "--cases", str(args.cases)])
     runs = []
     for seed in args.seeds:
         out = args.out / f"seed{seed}"

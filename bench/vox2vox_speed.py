@@ -30,7 +30,7 @@ def measure(patch: list[int], filters: int, batch: int, precision: str, xla: boo
     import numpy as np
     import tensorflow as tf
 
-    from cyclegan_mri.options import TrainOptions
+    from cyclegan_mri.record import TrainOptions
     from cyclegan_mri.training.trainer import build_model
 
     options = TrainOptions(model="vox2vox", patch=tuple(patch), filters=filters, batch=batch, channels=4,

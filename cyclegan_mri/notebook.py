@@ -150,7 +150,7 @@ def show_translations(out: str | Path, data: str | Path, count: int = 3) -> None
     Each row is: T1, T1 translated from its T2 partner, T2, T2 translated from its T1 partner.
     """
     from cyclegan_mri.data.images import decode_image
-    from cyclegan_mri.evaluation import dataset_source
+    from cyclegan_mri.translation.evaluation import dataset_source
     from cyclegan_mri.rundir import RunDir
 
     folder = RunDir.at(out).translations

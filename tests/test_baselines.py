@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cyclegan_mri import baselines
-from cyclegan_mri.evaluation import baseline_scores, dataset_source
+from cyclegan_mri.translation import baselines
+from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source
 
 
 @pytest.fixture(scope="module")

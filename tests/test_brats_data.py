@@ -10,7 +10,7 @@ from conftest import reoriented
 
 from cyclegan_mri.data import brats
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.phantoms import write_brats_cases
+from cyclegan_mri.data.phantoms import write_brats_cases
 
 SHAPE = (20, 24, 18)
 

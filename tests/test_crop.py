@@ -10,11 +10,11 @@ import tensorflow as tf
 from cyclegan_mri.cli import evaluate, train
 from cyclegan_mri.data.pipeline import paired_dataset, unpaired_dataset
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.inference import translate_slices
+from cyclegan_mri.translation.inference import translate_slices
 from cyclegan_mri.models.cyclegan import CycleGAN
 from cyclegan_mri.networks import build_generator
 from cyclegan_mri.networks.layers import CropLike, PadToMultiple
-from cyclegan_mri.options import parse_train_args, train_options
+from cyclegan_mri.cli.train import parse_train_args, train_options
 from cyclegan_mri.training.trainer import float32_copy
 from conftest import phantom, png_bytes
 

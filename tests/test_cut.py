@@ -9,7 +9,7 @@ import tensorflow as tf
 from cyclegan_mri.cli import train
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.cut import CUT, patch_nce
-from cyclegan_mri.options import parse_train_args, train_options
+from cyclegan_mri.cli.train import parse_train_args, train_options
 
 TINY = ["--image-size", "17", "13", "--filters", "2", "--batch", "2", "--seed", "0", "--verbose", "0",
         "--nce-patches", "16"]
@@ -34,7 +34,7 @@ def test_patch_nce_gives_no_gradient_to_its_keys():
 
 
 def test_cut_trains_both_directions_and_its_checkpoint_restores(small_dataset, tmp_path):
-    from cyclegan_mri.options import load_run_options
+    from cyclegan_mri.record import load_run_options
     from cyclegan_mri.training.trainer import open_session
 
     out = tmp_path / "run"

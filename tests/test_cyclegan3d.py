@@ -13,8 +13,9 @@ import pytest
 from conftest import exit_code, reoriented
 
 from cyclegan_mri.cli import evaluate, train, translate
-from cyclegan_mri.options import MODEL_DEFAULTS, parse_train_args, train_options
-from cyclegan_mri.phantoms import head_phantom, write_volume_pairs
+from cyclegan_mri.cli.train import parse_train_args, train_options
+from cyclegan_mri.specs import SPECS
+from cyclegan_mri.data.phantoms import head_phantom, write_volume_pairs
 
 TINY = ["--model", "cyclegan3d", "--patch", "16", "16", "16", "--filters", "2", "--generator", "resnet6_3d",
         "--batch", "1", "--pool-size", "0", "--verbose", "0", "--seed", "0"]
@@ -36,12 +37,12 @@ def test_the_defaults_are_the_anchors_and_slice_flags_are_refused():
     assert (options.patch, options.batch, options.lambda_cycle, options.lambda_identity) == ((128, 128, 64), 1, 10.0,
                                                                                              0.5)
     assert (options.lr_schedule, options.learning_rate, options.beta_1) == ("linear", 2e-4, 0.5)
-    assert MODEL_DEFAULTS["cyclegan3d"]["epochs"] == options.epochs == 200
+    assert SPECS["cyclegan3d"].defaults["epochs"] == options.epochs == 200
     cpu = train_options(parse_train_args(["--model", "cyclegan3d", "--preset", "cpu"]))
     assert (cpu.patch, cpu.filters, cpu.generator) == ((32, 32, 32), 8, "resnet6_3d")
     with pytest.raises(Exception, match="--crop"):
         train_options(parse_train_args(["--model", "cyclegan3d", "--crop", "16", "16"]))
-    with pytest.raises(Exception, match="--patch only apply to --model cyclegan3d"):
+    with pytest.raises(Exception, match="--patch is for --model cyclegan3d"):
         train_options(parse_train_args(["--patch", "16", "16", "16"]))
 
 
@@ -49,7 +50,7 @@ def test_an_identity_generator_gives_back_the_volume_on_its_own_grid(tmp_path):
     """The whole chain (canonical order, window, sliding window, inverse map, voxel order) loses nothing but the
     documented clipping to the 0.5-99.5th percentile window."""
     from cyclegan_mri.data.volume_data import prepare_volume
-    from cyclegan_mri.volume_inference import translate_image
+    from cyclegan_mri.volumetric.inference import translate_image
 
     inputs = keras.Input((8, 8, 8, 1))
     identity = keras.Model(inputs, keras.layers.Identity()(inputs))

@@ -15,7 +15,7 @@ from cyclegan_mri.data.images import channels_of, to_model_range, with_channels
 from cyclegan_mri.data.sources import Role, folder_role, load_domains
 from cyclegan_mri.domains import Domains
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.options import TrainOptions
+from cyclegan_mri.record import TrainOptions
 from conftest import exit_code, phantom
 
 TINY = ["--image-size", "16", "16", "--filters", "4", "--batch", "2", "--verbose", "0", "--seed", "0"]

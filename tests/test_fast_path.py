@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, trained_weights, weight_difference
-from cyclegan_mri.options import TrainOptions
+from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.training.trainer import build_model
 
 sys.path.insert(0, str(ROOT / "bench"))

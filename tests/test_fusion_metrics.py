@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cyclegan_mri.fusion_metrics import (FUSION_METRICS, average_gradient, entropy, fusion_scores,
+from cyclegan_mri.fusion.metrics import (FUSION_METRICS, average_gradient, entropy, fusion_scores,
                                          mean_fusion_scores, mutual_information, q_abf, q_mi, spatial_frequency)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cyclegan_mri.fusion_metrics import average_gradient, q_abf
-from cyclegan_mri.fusion_rules import RULES, average, fuse, laplacian_pyramid, maximum
+from cyclegan_mri.fusion.metrics import average_gradient, q_abf
+from cyclegan_mri.fusion.rules import RULES, average, fuse, laplacian_pyramid, maximum
 
 
 def random_image(shape=(32, 32), seed=0):

@@ -24,7 +24,7 @@ def history(out) -> list[dict]:
 
 
 def test_defaults_are_the_papers_and_the_rate_halves_every_50_epochs():
-    from cyclegan_mri.options import parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
     from cyclegan_mri.training.schedules import LinearDecayPlan, rate_of_epoch
 
     options = train_options(parse_train_args(["--model", "ivan"]))
@@ -35,10 +35,10 @@ def test_defaults_are_the_papers_and_the_rate_halves_every_50_epochs():
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--model", "ivan", "--gan-loss", "lsgan"], "--gan-loss do not apply to --model ivan"),
-    (["--model", "ivan", "--direction", "t2_to_t1"], "--direction do not apply to --model ivan"),
-    (["--model", "ivan", "--generator", "unet"], "--generator do not apply to --model ivan"),
-    (["--model", "pix2pix", "--task", "fusion"], "--task only apply to --model ivan"),
+    (["--model", "ivan", "--gan-loss", "lsgan"], "--gan-loss does not apply to --model ivan"),
+    (["--model", "ivan", "--direction", "t2_to_t1"], "--direction does not apply to --model ivan"),
+    (["--model", "ivan", "--generator", "unet"], "--generator does not apply to --model ivan"),
+    (["--model", "pix2pix", "--task", "fusion"], "--task is for --model ivan"),
     (["--model", "ivan", "--lr-schedule", "linear", "--lr-step-epochs", "5"], "--lr-step-epochs only applies"),
 ])
 def test_flags_of_other_models_are_refused_in_one_line(flags, message, capsys):
@@ -50,7 +50,7 @@ def test_flags_of_other_models_are_refused_in_one_line(flags, message, capsys):
 
 
 def test_the_forward_and_inverse_translators_are_one_network():
-    from cyclegan_mri.models import IVAN
+    from cyclegan_mri.models.ivan import IVAN
 
     model = IVAN((16, 12, 1), blocks=2, growth=4)
     forward, inverse = model.translators()["t1_to_t2"], model.translators()["t2_to_t1"]
@@ -71,7 +71,7 @@ def test_the_forward_and_inverse_translators_are_one_network():
 
 
 def test_the_loss_is_the_forward_error_the_reconstruction_and_the_inverse_error():
-    from cyclegan_mri.models import IVAN
+    from cyclegan_mri.models.ivan import IVAN
 
     model = IVAN((8, 8, 1), blocks=2, growth=4, lambda_forward=2.0, lambda_inverse=3.0)
     rng = np.random.default_rng(1)
@@ -183,7 +183,7 @@ def test_a_fusion_run_fuses_pairs_decomposes_them_and_is_scored_beside_classical
 
 
 def test_the_papers_network_has_the_parameters_its_description_gives():
-    from cyclegan_mri.models import IVAN
+    from cyclegan_mri.models.ivan import IVAN
 
     growth = 32
 

@@ -45,7 +45,7 @@ def test_every_cyclegan_network_treats_each_image_of_a_batch_on_its_own(generato
     """The CycleGAN judges real, fake and pooled images in one call: batch statistics would mix them."""
     import keras
 
-    from cyclegan_mri.models import CycleGAN
+    from cyclegan_mri.models.cyclegan import CycleGAN
 
     model = CycleGAN((16, 16, 1), filters=2, generator=generator, discriminator=discriminator)
     rng = np.random.default_rng(1)

@@ -45,7 +45,7 @@ def test_conditional_patchgan_matches_the_pix2pix_discriminator():
 
 
 def test_pix2pix_model_judges_source_and_image_together():
-    from cyclegan_mri.models import Pix2Pix
+    from cyclegan_mri.models.pix2pix import Pix2Pix
 
     model = Pix2Pix((32, 32, 1), filters=4, direction="t2_to_t1", norm="instance")
     assert model.discriminator.input_shape == (None, 32, 32, 2)
@@ -88,7 +88,7 @@ def test_paired_batches_keep_each_pair_together_through_shuffling_and_augmentati
 def test_pix2pix_defaults_and_cyclegan_refuses_pix2pix_flags(capsys):
     from cyclegan_mri.cli import train
     from cyclegan_mri.cli.common import run_main
-    from cyclegan_mri.options import parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
 
     options = train_options(parse_train_args(["--model", "pix2pix"]))
     assert (options.generator, options.discriminator, options.epochs, options.norm) == ("unet", "patchgan", 200,
@@ -98,28 +98,31 @@ def test_pix2pix_defaults_and_cyclegan_refuses_pix2pix_flags(capsys):
 
     assert run_main(train.main, ["--direction", "t2_to_t1", "--out", "unused"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "--direction only apply to --model pix2pix" in error
+    assert error.count("\n") == 1 and "--direction is for --model pix2pix" in error
 
 
 def test_preset_cpu_sets_its_defaults_and_explicit_flags_win():
-    from cyclegan_mri.options import PRESETS, parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
+    from cyclegan_mri.specs import SLICES_CPU
 
     options = train_options(parse_train_args(["--preset", "cpu"]))
-    for name, value in PRESETS["cpu"].items():
+    for name, value in SLICES_CPU.items():
         assert getattr(options, name) == (tuple(value) if name == "image_size" else value)
     assert train_options(parse_train_args(["--preset", "cpu", "--filters", "8"])).filters == 8
 
 
 def test_a_preset_leaves_out_what_the_chosen_model_does_not_take():
-    from cyclegan_mri.options import PRESETS, TrainOptions, parse_train_args, train_options
+    from cyclegan_mri.record import TrainOptions
+    from cyclegan_mri.cli.train import parse_train_args, train_options
+    from cyclegan_mri.specs import SLICES_CPU
 
-    assert PRESETS["cpu"]["lambda_structure"] > 0
+    assert SLICES_CPU["lambda_structure"] > 0
     options = train_options(parse_train_args(["--preset", "cpu", "--model", "pix2pix"]))
     assert options.lambda_structure == TrainOptions().lambda_structure and options.filters == 16
 
 
 def test_every_generator_accepts_the_datasets_native_size():
-    from cyclegan_mri.options import parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
 
     for generator in ("tutorial", "resnet6", "unet"):
         options = train_options(parse_train_args(["--generator", generator, "--image-size", "217", "181"]))

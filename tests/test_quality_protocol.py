@@ -126,8 +126,8 @@ def test_a_generator_that_maps_each_intensity_alone_is_its_own_lookup_table(tmp_
 
     from bench.quality import own_lookup_table_scores
     from cyclegan_mri.data.sources import Slice
-    from cyclegan_mri.evaluation import Source
-    from cyclegan_mri.inference import translate_slices
+    from cyclegan_mri.translation.evaluation import Source
+    from cyclegan_mri.translation.inference import translate_slices
     from cyclegan_mri.metrics import summarize
     from cyclegan_mri.rundir import RunDir
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from cyclegan_mri.cli import train
 from cyclegan_mri.data.pipeline import paired_dataset, unpaired_dataset
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.options import load_run_options
+from cyclegan_mri.record import load_run_options
 from cyclegan_mri.training.trainer import open_session
 
 TINY = ["--image-size", "16", "16", "--filters", "2", "--batch", "2", "--seed", "5", "--verbose", "0"]
@@ -37,7 +37,7 @@ def saved(out, key: str):
 
 
 def exported(out) -> dict:
-    from cyclegan_mri.inference import load_generators
+    from cyclegan_mri.translation.inference import load_generators
     from cyclegan_mri.rundir import RunDir
 
     return load_generators(RunDir.at(out))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cyclegan_mri.segmentation_metrics import (BRATS_2020_LABELS, BRATS_2023_LABELS, dice, hd95, mean_scores,
+from cyclegan_mri.segmentation.metrics import (BRATS_2020_LABELS, BRATS_2023_LABELS, dice, hd95, mean_scores,
                                                regions_for, segmentation_scores)
 
 
@@ -251,7 +251,7 @@ def test_mean_scores_of_no_cases_is_empty():
 # --- packaging -------------------------------------------------------------------------------------------------
 
 def test_module_does_not_import_tensorflow():
-    code = ("import sys, cyclegan_mri.segmentation_metrics; "
+    code = ("import sys, cyclegan_mri.segmentation.metrics; "
             "sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
                           timeout=60).returncode == 0

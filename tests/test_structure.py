@@ -108,7 +108,7 @@ def test_a_cyclegan_trains_with_a_structure_loss_at_the_native_odd_size(small_da
 
 def test_the_structure_loss_is_refused_for_pix2pix(small_dataset, tmp_path):
     from cyclegan_mri.errors import UserError
-    from cyclegan_mri.options import parse_train_args, train_options
+    from cyclegan_mri.cli.train import parse_train_args, train_options
 
     with pytest.raises(UserError, match="--lambda-structure"):
         train_options(parse_train_args(["--model", "pix2pix", "--lambda-structure", "1"]))

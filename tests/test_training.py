@@ -7,7 +7,7 @@ import pytest
 
 from cyclegan_mri.cli import train
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.options import load_run_options
+from cyclegan_mri.record import load_run_options
 from cyclegan_mri.training.trainer import open_session
 
 

@@ -12,7 +12,7 @@ from cyclegan_mri.data.pipeline import augment
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.image_pool import ImagePool
-from cyclegan_mri.options import load_run_options
+from cyclegan_mri.record import load_run_options
 from cyclegan_mri.training.trainer import open_session
 
 TINY = ["--image-size", "16", "16", "--filters", "2", "--batch", "2", "--seed", "2", "--verbose", "0"]
@@ -28,7 +28,7 @@ def test_least_squares_losses_are_zero_when_the_scores_hit_their_targets():
 
 @pytest.mark.parametrize("mode", ["bce", "lsgan"])
 def test_generators_and_discriminators_use_the_same_adversarial_loss(mode):
-    from cyclegan_mri.models import CycleGAN
+    from cyclegan_mri.models.cyclegan import CycleGAN
 
     model = CycleGAN((16, 16, 1), filters=2, gan_loss=mode)
     x, y = tf.random.uniform((2, 16, 16, 1), -1, 1, seed=0), tf.random.uniform((2, 16, 16, 1), -1, 1, seed=1)

@@ -51,14 +51,14 @@ def identity_generator(size):
 
 
 def test_axial_slices_are_found_from_the_affine_whatever_the_voxel_order(lps_volume, dataset_slices):
-    from cyclegan_mri.volumes import to_slices
+    from cyclegan_mri.data.nifti import to_slices
 
     np.testing.assert_array_equal(to_slices(lps_volume.get_fdata(), lps_volume.affine, "axial"), dataset_slices)
 
 
 @pytest.mark.parametrize("plane", ["axial", "coronal", "sagittal"])
 def test_slicing_and_reassembling_restores_the_voxel_order(lps_volume, plane):
-    from cyclegan_mri.volumes import from_slices, to_slices
+    from cyclegan_mri.data.nifti import from_slices, to_slices
 
     data = lps_volume.get_fdata()
     np.testing.assert_array_equal(from_slices(to_slices(data, lps_volume.affine, plane), lps_volume.affine, plane),
@@ -69,7 +69,7 @@ def test_a_translated_volume_has_the_input_shape_affine_and_a_float32_header(lps
     import nibabel as nib
 
     from cyclegan_mri.networks import build_generator
-    from cyclegan_mri.volumes import save_volume, translate_volume
+    from cyclegan_mri.data.nifti import save_volume, translate_volume
 
     translated = translate_volume(build_generator("unet", (32, 28, 1), 4), lps_volume)
     save_volume(translated, tmp_path / "t2.nii.gz")
@@ -81,7 +81,7 @@ def test_a_translated_volume_has_the_input_shape_affine_and_a_float32_header(lps
 
 
 def test_with_an_identity_generator_an_8bit_volume_comes_back_unchanged(lps_volume):
-    from cyclegan_mri.volumes import translate_volume
+    from cyclegan_mri.data.nifti import translate_volume
 
     translated = translate_volume(identity_generator((217, 181)), lps_volume)
     np.testing.assert_allclose(translated.get_fdata(), lps_volume.get_fdata(), atol=1e-3)
@@ -89,7 +89,7 @@ def test_with_an_identity_generator_an_8bit_volume_comes_back_unchanged(lps_volu
 
 def test_with_an_identity_generator_only_the_documented_scaling_and_resizing_remain(lps_volume):
     from cyclegan_mri.data.images import to_intensity, to_model_range
-    from cyclegan_mri.volumes import Scaling, from_slices, to_slices, translate_volume
+    from cyclegan_mri.data.nifti import Scaling, from_slices, to_slices, translate_volume
 
     # A 12-bit-like volume: percentile scaling applies; a 64x48 model: every slice is resized there and back.
     values = lps_volume.get_fdata() * 13.0 + 200.5
@@ -108,7 +108,7 @@ def test_with_an_identity_generator_only_the_documented_scaling_and_resizing_rem
 def test_slice_then_stack_is_lossless_for_8bit_volumes(lps_volume, tmp_path):
     import nibabel as nib
 
-    from cyclegan_mri.volumes import main
+    from cyclegan_mri.data.nifti import main
 
     path = tmp_path / "t1.nii.gz"
     nib.save(lps_volume, str(path))
@@ -123,7 +123,7 @@ def test_slice_then_stack_is_lossless_for_8bit_volumes(lps_volume, tmp_path):
 def test_slice_then_stack_quantises_other_volumes_to_256_levels(lps_volume, tmp_path):
     import nibabel as nib
 
-    from cyclegan_mri.volumes import Scaling, slice_volume, stack_slices
+    from cyclegan_mri.data.nifti import Scaling, slice_volume, stack_slices
 
     values = (lps_volume.get_fdata() * 7.3 - 40.0).astype(np.float32)
     nib.save(nib.Nifti1Image(values, lps_volume.affine), str(tmp_path / "v.nii"))

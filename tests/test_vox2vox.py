@@ -13,8 +13,9 @@ from conftest import exit_code, reoriented
 from cyclegan_mri.cli import evaluate, segment, train, translate
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
-from cyclegan_mri.options import MODEL_DEFAULTS, parse_train_args, train_options
-from cyclegan_mri.phantoms import write_brats_cases
+from cyclegan_mri.cli.train import parse_train_args, train_options
+from cyclegan_mri.specs import SPECS
+from cyclegan_mri.data.phantoms import write_brats_cases
 
 TINY = ["--model", "vox2vox", "--patch", "32", "32", "32", "--filters", "2", "--batch", "2", "--verbose", "0",
         "--seed", "0", "--holdout-cases", "1"]
@@ -42,15 +43,15 @@ def test_the_defaults_are_the_official_code_and_other_models_flags_are_refused()
     assert (options.patch, options.batch, options.epochs) == ((128, 128, 128), 4, 200)
     assert (options.lambda_dice, options.dropout, options.learning_rate, options.beta_1) == (5.0, 0.2, 2e-4, 0.5)
     assert (options.gan_loss, options.generator, options.filters) == ("lsgan", "vox2vox", 64)
-    assert options.contrasts is None and MODEL_DEFAULTS["vox2vox"]["patch"] == [128, 128, 128]
+    assert options.contrasts is None and SPECS["vox2vox"].defaults["patch"] == [128, 128, 128]
     picked = train_options(parse_train_args(["--model", "vox2vox", "--channels", "flair", "t1c"]))
     assert picked.contrasts == ("flair", "t1ce")
-    for flags, message in ((["--spacing", "1", "1", "1"], "--spacing do not apply to --model vox2vox"),
-                           (["--holdout"], "--holdout do not apply"),
-                           (["--lambda-cycle", "3"], "--lambda-cycle do not apply")):
+    for flags, message in ((["--spacing", "1", "1", "1"], "--spacing does not apply to --model vox2vox"),
+                           (["--holdout"], "--holdout does not apply"),
+                           (["--lambda-cycle", "3"], "--lambda-cycle does not apply")):
         with pytest.raises(UserError, match=message):
             train_options(parse_train_args(["--model", "vox2vox", *flags]))
-    with pytest.raises(UserError, match="--classes only apply to --model vox2vox"):
+    with pytest.raises(UserError, match="--classes is for --model vox2vox"):
         train_options(parse_train_args(["--classes", "0", "1"]))
     with pytest.raises(UserError, match="contrast names are for --model vox2vox"):
         train_options(parse_train_args(["--channels", "t1"]))
@@ -114,7 +115,7 @@ def test_segment_refuses_runs_that_do_not_segment_and_incomplete_cases(cases, tm
     (other / "run.json").write_text(json.dumps({"model": "cyclegan3d", "patch": [16, 16, 16]}))
     assert exit_code(segment.main, ["--out", str(other), "--input", str(cases / "data"),
                                     "--output", str(tmp_path / "seg")]) == 2
-    assert "needs a --model vox2vox run" in capsys.readouterr().err
+    assert "segment.py needs a segmentation run" in capsys.readouterr().err
     assert not (tmp_path / "seg").exists()
 
 

@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from conftest import weight_difference  # noqa: E402
-from cyclegan_mri.options import TrainOptions  # noqa: E402
+from cyclegan_mri.record import TrainOptions  # noqa: E402
 from cyclegan_mri.training.trainer import build_model  # noqa: E402
 
 SIZE = (24, 20)

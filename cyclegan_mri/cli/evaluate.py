@@ -6,8 +6,9 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import (INVERTIBLE_MODELS, SEGMENTATION_MODELS, VOLUME_MODELS, Parser, TrainOptions,
-                                  add_data_arguments, add_debug_argument, add_out_argument, load_run_options)
+from cyclegan_mri.cli.args import Parser, add_data_arguments, add_debug_argument, add_out_argument
+from cyclegan_mri.record import TrainOptions, load_run_options
+from cyclegan_mri.specs import FUSION, SEGMENTATION, SLICES, VOLUMES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,17 +49,20 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.evaluation import baseline_scores, dataset_source, evaluate, training_fingerprints, user_pairs
-    from cyclegan_mri.rundir import RunDir
+    from cyclegan_mri.rundir import RunDir  # TensorFlow loads only once flags are valid
 
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
-    if saved is not None and saved.model in VOLUME_MODELS:
-        return evaluate_volume_run(args, run, saved)
-    if saved is not None and saved.model in SEGMENTATION_MODELS:
-        return evaluate_segmentation_run(args, run, saved)
-    if args.fusion or (saved is not None and saved.model in INVERTIBLE_MODELS and saved.task == "fusion"):
-        return evaluate_fusion_run(args, run, saved)
+    kind = FUSION if args.fusion else saved.kind if saved is not None else SLICES
+    return EVALUATORS[kind](args, run, saved)
+
+
+def evaluate_slice_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
+    """``evaluate.py`` for a 2D translation run: translate the source's slices, score its aligned pairs beside
+    the baselines."""
+    from cyclegan_mri.data.protocol import trained_on
+    from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source, evaluate, user_pairs
+
     # The run's domains and channels, so that its data is read as it was for training.
     domains, channels = (saved.run_domains, saved.channels) if saved else (None, None)
     if args.pairs:
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = dataset_source(data, args.all_pairs, args.accept_checksum, args.skip_bad_images, domains,
                                 channels)
     results = evaluate(run, source, write_translations=not args.no_translations,
-                       training=training_fingerprints(saved))
+                       training=trained_on(saved))
     for direction, scores in baseline_scores(source).items():
         if direction in results:
             results[direction]["baselines"] = scores
@@ -77,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report(results: dict, description: str, run, quiet: bool) -> int:
     """Print the scores and whether they are held out, and write evaluation.json."""
-    from cyclegan_mri.evaluation import format_table, held_out_note, save_results
+    from cyclegan_mri.translation.evaluation import format_table, held_out_note, save_results
 
     print(f"scored on {description}")
     print(held_out_note(results))
@@ -92,7 +96,8 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     data (testA/ and testB/ ...), translated as volumes and scored."""
     from cyclegan_mri.data.volume_data import volume_pairs
     from cyclegan_mri.errors import UserError
-    from cyclegan_mri.evaluation import evaluate_volumes, training_fingerprints
+    from cyclegan_mri.data.protocol import trained_on
+    from cyclegan_mri.volumetric.evaluation import evaluate_volumes
 
     if args.all_pairs:
         raise UserError("--all-pairs scores the tutorial dataset's pairs; a 3D run is scored on --pairs DIR")
@@ -103,14 +108,15 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
         raise UserError(f"{folder}: no volume appears under the same name in both the {domains.a} and the "
                         f"{domains.b} folder; aligned pairs must share a name")
     results = evaluate_volumes(run, pairs, domains, saved.spacing, write_translations=not args.no_translations,
-                               training=training_fingerprints(saved))
+                               training=trained_on(saved))
     return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
 
 
 def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
     """``evaluate.py`` for an iVAN fusion run: fuse the aligned pairs, score them beside classical fusions."""
-    from cyclegan_mri.evaluation import dataset_source, save_results, training_fingerprints, user_pairs
-    from cyclegan_mri.fusion import evaluate_fusion, format_fusion_table, load_fusion_networks
+    from cyclegan_mri.data.protocol import trained_on
+    from cyclegan_mri.translation.evaluation import dataset_source, save_results, user_pairs
+    from cyclegan_mri.fusion.inference import evaluate_fusion, format_fusion_table, load_fusion_networks
 
     load_fusion_networks(run)  # a one-line error for a run that does not fuse, before reading any data
     if args.pairs:
@@ -123,7 +129,7 @@ def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | Non
 
         raise UserError(f"nothing to fuse: {source.description}; pass --pairs DIR with aligned slices of the same "
                         "names in one folder per domain")
-    results = evaluate_fusion(run, source, training=training_fingerprints(saved))
+    results = evaluate_fusion(run, source, training=trained_on(saved))
     print(f"scored on {source.description}")
     held = results["fusion"]["held_out"]
     print({True: "held out: the run never saw any image of these pairs", None: "held out: unknown",
@@ -137,8 +143,8 @@ def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | Non
 def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
     """``evaluate.py`` for a Vox2Vox run: segment labelled cases and score Dice and HD95 per region."""
     from cyclegan_mri.errors import UserError
-    from cyclegan_mri.evaluation import save_results
-    from cyclegan_mri.segmentation import evaluate_segmentation, format_segmentation_table
+    from cyclegan_mri.translation.evaluation import save_results
+    from cyclegan_mri.segmentation.inference import evaluate_segmentation, format_segmentation_table
 
     if args.pairs:
         raise UserError("--pairs scores translations; a segmentation run is scored on the labelled cases of --data")
@@ -149,6 +155,11 @@ def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions
     save_results(run.evaluation, results)
     print(f"wrote {run.evaluation}")
     return 0
+
+
+# How evaluate.py scores a run, by its kind.
+EVALUATORS = {SLICES: evaluate_slice_run, VOLUMES: evaluate_volume_run, SEGMENTATION: evaluate_segmentation_run,
+              FUSION: evaluate_fusion_run}
 
 
 def cli() -> int:

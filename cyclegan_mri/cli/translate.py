@@ -6,12 +6,14 @@ import argparse
 from collections.abc import Sequence
 
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.options import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.data.nifti import PLANES
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.record import load_run_options, require_kind
+from cyclegan_mri.specs import SLICES, VOLUMES
 
 
 def parser() -> argparse.ArgumentParser:
-    from cyclegan_mri.volumes import PLANES
-
     p = Parser(
         prog="translate.py",
         description="Translate an image, a folder of images, a NIfTI volume (.nii, .nii.gz) or a folder of "
@@ -45,23 +47,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.inference import pick_generator, translate_path  # TensorFlow loads only once flags are valid
     from cyclegan_mri.rundir import RunDir
-
-    from cyclegan_mri.errors import UserError
-    from cyclegan_mri.options import INVERTIBLE_MODELS, SEGMENTATION_MODELS, load_run_options
-    from cyclegan_mri.volume_inference import is_volumetric
+    from cyclegan_mri.translation.inference import pick_generator, translate_path  # TensorFlow loads once flags are valid
+    from cyclegan_mri.volumetric.inference import is_volumetric
 
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
-    if saved is not None and saved.model in SEGMENTATION_MODELS:
-        raise UserError(f"the run in {run.root} segments (--model {saved.model}); use segment.py")
-    if saved is not None and saved.model in INVERTIBLE_MODELS and saved.task == "fusion":
-        raise UserError(f"the run in {run.root} fuses two contrasts (--task fusion); use fuse.py")
+    if saved is not None:
+        require_kind(saved, run.root, (SLICES, VOLUMES), "translate.py")
     direction, generator = pick_generator(run, args.direction)
-    if is_volumetric(generator) and args.plane is not None:
+    volumetric = saved.kind == VOLUMES if saved is not None else is_volumetric(generator)
+    if volumetric and args.plane is not None:
         raise UserError(f"--plane: the run in {run.root} translates volumes as volumes (3D), not slice by slice")
-    if not is_volumetric(generator) and (args.overlap is not None or args.blend is not None):
+    if not volumetric and (args.overlap is not None or args.blend is not None):
         raise UserError(f"--overlap and --blend apply to 3D runs; the run in {run.root} translates slices (a volume "
                         "slice by slice along --plane)")
     written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,

@@ -49,11 +49,13 @@ from cyclegan_mri.data.sources import sort_key
 from cyclegan_mri.data.volume_data import pad_to_patch, to_canonical
 from cyclegan_mri.domains import SEGMENTATION, Domains
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.segmentation_metrics import BRATS_2020_LABELS, BRATS_2023_LABELS
-from cyclegan_mri.volumes import is_nifti, nifti_stem, read_volume
+from cyclegan_mri.segmentation.metrics import BRATS_2020_LABELS, BRATS_2023_LABELS
+from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume
 
 if TYPE_CHECKING:
     import tensorflow as tf
+
+    from cyclegan_mri.record import TrainOptions
 
 CONTRASTS = ("t1", "t1ce", "t2", "flair")
 # The file-name endings of each contrast and of the label, in the 2020 and the 2023 naming.
@@ -461,13 +463,33 @@ class SegmentationData:
         image, classes = centre_on_tumour(self.cases[0], self.patch)
         return image[None], np.eye(len(self.classes), dtype=np.float32)[classes][None]
 
-    def steps_per_epoch(self, batch_size: int, requested: int | None = None) -> int:
-        return patches_per_epoch(len(self.cases), batch_size, requested) // batch_size
+    @classmethod
+    def load(cls, options: TrainOptions) -> SegmentationData:
+        return load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
+                                      options.class_weights, options.holdout_cases or 0, options.held_out)
 
-    def dataset(self, batch_size: int, seed: int, first_epoch: int, epochs: int, requested: int | None = None,
-                tumour_fraction: float = 0.5, flip: bool = False, rotate: float = 0.0) -> tf.data.Dataset:
-        return segmentation_dataset(self.cases, self.patch, len(self.classes), batch_size, seed, first_epoch,
-                                    epochs, requested, tumour_fraction, flip, rotate)
+    @classmethod
+    def selection(cls, options: TrainOptions) -> set[str]:
+        """The names of the cases a run of ``options`` trains on (without reading them)."""
+        return {case.name for case in training_cases(find_cases(options.data), options.held_out or ())}
+
+    def steps_per_epoch(self, options: TrainOptions) -> int:
+        return patches_per_epoch(len(self.cases), options.batch, options.patches_per_epoch) // options.batch
+
+    def dataset(self, options: TrainOptions, first_epoch: int, epochs: int) -> tf.data.Dataset:
+        return segmentation_dataset(self.cases, self.patch, len(self.classes), options.batch, options.seed,
+                                    first_epoch, epochs, options.patches_per_epoch, options.tumour_fraction,
+                                    options.augment, options.rotate)
+
+    def decided(self) -> dict:
+        return {"domains": self.domains.names, "channels": self.channels, "contrasts": self.contrasts,
+                "classes": self.classes, "class_weights": self.class_weights, "holdout_cases": len(self.held_out),
+                "held_out": self.held_out}
+
+
+def training_cases(cases: Sequence[Case], held_out: Sequence[str]) -> list[Case]:
+    """The cases a run trains on: all but the held-out ones."""
+    return [case for case in cases if case.name not in set(held_out)]
 
 
 def load_segmentation_data(data: str | os.PathLike, patch: Sequence[int], contrasts: Sequence[str] | None = None,
@@ -480,7 +502,7 @@ def load_segmentation_data(data: str | os.PathLike, patch: Sequence[int], contra
     cases = find_cases(data)
     classes = check_classes(classes) if classes else default_classes(cases)
     held_out = tuple(held_out) if held_out is not None else held_out_cases(cases, holdout)
-    training = [case for case in cases if case.name not in held_out]
+    training = training_cases(cases, held_out)
     if not training:
         raise UserError(f"{data}: every case is held out; nothing to train on")
     loaded, counts = [], np.zeros(len(classes), np.int64)

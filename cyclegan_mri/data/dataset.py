@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +19,13 @@ from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
 from cyclegan_mri.data.sources import DomainImages, LoadReport, Slice, load_domains
 from cyclegan_mri.domains import Domains
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from cyclegan_mri.record import TrainOptions
 
 
 @dataclass
@@ -50,6 +57,49 @@ class TrainingData:
     def sample_inputs(self) -> tuple[np.ndarray, np.ndarray]:
         """The fixed images of the per-epoch sample grid: the first of each domain, (1, H, W, C)."""
         return self.x[:1], self.y[:1]
+
+    @classmethod
+    def load(cls, options: TrainOptions) -> TrainingData:
+        """The slices a run of ``options`` trains on: aligned pairs for a paired model, else both domains."""
+        settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
+                        domains=_domains(options), channels=options.channels)
+        if options.spec.paired:
+            return load_paired(options.data, options.image_size, options.holdout, options.pairs, **settings)
+        return load_unpaired(options.data, options.image_size, options.holdout, **settings)
+
+    @classmethod
+    def selection(cls, options: TrainOptions) -> set[str]:
+        """Fingerprints of every slice a run of ``options`` trains on, read as ``load`` reads them."""
+        settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
+                        domains=options.run_domains, channels=options.channels)
+        if options.spec.paired:
+            _, pairs = paired_slices(options.data, options.holdout, options.pairs, **settings)
+            slices = [s for pair in pairs for s in pair]
+        else:
+            _, a, b = unpaired_slices(options.data, options.holdout, **settings)
+            slices = [*a, *b]
+        return {fingerprint(s.image) for s in slices}
+
+    def steps_per_epoch(self, options: TrainOptions) -> int:
+        from cyclegan_mri.data.pipeline import check_batch_size, steps_per_epoch  # defers TensorFlow
+
+        check_batch_size(options.batch, dict(zip(self.domains.names, (len(self.x), len(self.y)))))
+        return steps_per_epoch(len(self.x), len(self.y), options.batch)
+
+    def dataset(self, options: TrainOptions, first_epoch: int, epochs: int) -> tf.data.Dataset:
+        from cyclegan_mri.data.pipeline import paired_dataset, unpaired_dataset  # defers TensorFlow
+
+        make = paired_dataset if self.paired else unpaired_dataset
+        return make(self.x, self.y, options.batch, options.seed, augmented=options.augment, first_epoch=first_epoch,
+                    epochs=epochs, crop=options.crop)
+
+    def decided(self) -> dict:
+        return {"domains": self.domains.names, "channels": self.channels}
+
+
+def _domains(options: TrainOptions) -> Domains | None:
+    """The domains ``--domains`` or a resumed run names, or None to let the data name them."""
+    return Domains.of(options.domains) if options.domains else None
 
 
 def read_dataset(data: str | Path, accept_checksum: bool = False, skip_bad: bool = False,

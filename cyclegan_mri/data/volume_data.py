@@ -38,12 +38,15 @@ import numpy as np
 
 from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import folder_role, sort_key
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.domains import GENERIC, TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.volumes import is_nifti, read_volume
+from cyclegan_mri.data.nifti import is_nifti, read_volume
 
 if TYPE_CHECKING:
     import tensorflow as tf
+
+    from cyclegan_mri.record import TrainOptions
 
 VOLUME_LAYOUTS = ("t1/ and t2/, trainA/ and trainB/, A/ and B/, or folders named after the domains, "
                   "each holding .nii or .nii.gz volumes")
@@ -322,6 +325,28 @@ class VolumeData:
     def sample_inputs(self) -> tuple[np.ndarray, np.ndarray]:
         """One fixed patch of each domain, (1, D, H, W, 1): the centre of its first volume."""
         return tuple(centre_patch(volumes[0].data, self.patch)[None, ..., None] for volumes in (self.a, self.b))
+
+    @classmethod
+    def load(cls, options: TrainOptions) -> VolumeData:
+        domains = Domains.of(options.domains) if options.domains else None
+        return load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
+
+    @classmethod
+    def selection(cls, options: TrainOptions) -> set[str]:
+        """Fingerprints of every volume a run of ``options`` trains on, prepared as ``load`` prepares them."""
+        data = cls.load(options)
+        return {fingerprint(v.data) for v in data.a + data.b}
+
+    def steps_per_epoch(self, options: TrainOptions) -> int:
+        return steps_per_epoch(len(self.a), len(self.b), options.batch, options.patches_per_epoch)
+
+    def dataset(self, options: TrainOptions, first_epoch: int, epochs: int) -> tf.data.Dataset:
+        return patch_dataset(self.a, self.b, self.patch, options.batch, options.seed, first_epoch=first_epoch,
+                             epochs=epochs, patches_per_epoch=options.patches_per_epoch,
+                             min_foreground=options.min_foreground, augment=options.augment)
+
+    def decided(self) -> dict:
+        return {"domains": self.domains.names, "channels": self.channels}
 
 
 def _shapes(volumes: list[Volume]) -> str:

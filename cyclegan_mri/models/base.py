@@ -37,26 +37,21 @@ class TranslationModel(keras.Model):
 
     Subclasses build their networks in ``__init__``, implement ``train_step``
     and ``compile`` (with their optimizers), and fill in the hooks below; the
-    trainer, checkpoints, sample grids and ``evaluate.py`` use only these.
+    trainer, checkpoints, sample grids and ``evaluate.py`` use only these. What
+    a model is (its kind, the data it trains on, its settings) its
+    ``cyclegan_mri.specs.ModelSpec`` says, not the class.
     Losses go in ``self.trackers`` (name -> ``keras.metrics.Mean``) through
     ``_record``, so every model logs epoch means the same way.
     """
 
-    #: Whether the model trains on aligned (A, B) pairs rather than on two unpaired sets.
-    paired = False
-    #: Whether the model translates volumes (trained on 3D patches) rather than 2D slices.
-    volumetric = False
-    #: Whether the model segments (images to label maps) rather than translates.
-    segmentation = False
-    #: Whether a paired model learns one ``--direction`` only (pix2pix) rather than both.
-    directional = False
     #: The two domains (set by each model's ``__init__``): they name the translators and the logs.
     domains: Domains
 
     @classmethod
     def from_options(cls, options) -> "TranslationModel":
-        """The model a run's ``TrainOptions`` describe."""
-        raise NotImplementedError
+        """The model a run's ``TrainOptions`` describe: built with the keyword arguments its spec maps from the
+        run's settings (``ModelSpec.arguments``); what kind of model it is, its spec says."""
+        return cls(**options.spec.constructor_arguments(options))
 
     @classmethod
     def training_data(cls, data, options):

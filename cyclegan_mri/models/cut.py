@@ -133,14 +133,6 @@ class CUT(TranslationModel):
         names = (*self.loss_names.values(), "nce_loss", *(("structure_loss",) if lambda_structure else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
-    @classmethod
-    def from_options(cls, options) -> "CUT":
-        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
-                   discriminator=options.discriminator, variant=options.model, lambda_nce=options.lambda_nce,
-                   nce_temperature=options.nce_temperature, nce_patches=options.nce_patches,
-                   gan_loss=options.gan_loss, lambda_structure=options.lambda_structure,
-                   structure=options.structure, crop=options.crop, domains=options.run_domains)
-
     def compile(self, learning_rate=2e-4, beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Six Adam optimizers: each generator, head set and discriminator; ``loss_scale`` for float16."""
         super().compile(**kwargs)

@@ -66,14 +66,6 @@ class CycleGAN(TranslationModel):
                  *(("structure_loss",) if lambda_structure else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
-    @classmethod
-    def from_options(cls, options) -> "CycleGAN":
-        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
-                   discriminator=options.discriminator, lambda_cycle=options.lambda_cycle,
-                   lambda_identity=options.lambda_identity, gan_loss=options.gan_loss, pool_size=options.pool_size,
-                   lambda_structure=options.lambda_structure, structure=options.structure, crop=options.crop,
-                   domains=options.run_domains)
-
     def compile(self, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 2e-4,
                 beta_1: float = 0.5, loss_scale: bool = False, **kwargs):
         """Four Adam optimizers, one per network; ``loss_scale`` wraps them for float16 training."""

@@ -28,8 +28,6 @@ def axial_view(patch: np.ndarray) -> np.ndarray:
 class CycleGAN3D(CycleGAN):
     """A CycleGAN of 3D networks over (D, H, W, 1) patches; see the module doc."""
 
-    volumetric = True
-
     def __init__(self, patch: tuple[int, int, int], filters: int = 64, generator: str = "resnet9_3d",
                  discriminator: str = "patchgan3d", padding: str | None = None, domains: Domains = TUTORIAL,
                  **kwargs):
@@ -42,13 +40,6 @@ class CycleGAN3D(CycleGAN):
         super().__init__(image_shape=(*patch, 1), filters=filters, generator=generator, discriminator=discriminator,
                          domains=domains, generator_options={"padding": padding} if padding else None, **kwargs)
         self.patch = tuple(patch)
-
-    @classmethod
-    def from_options(cls, options) -> "CycleGAN3D":
-        return cls(patch=options.patch, filters=options.filters, generator=options.generator,
-                   discriminator=options.discriminator, padding=options.padding,
-                   lambda_cycle=options.lambda_cycle, lambda_identity=options.lambda_identity,
-                   gan_loss=options.gan_loss, pool_size=options.pool_size, domains=options.run_domains)
 
     def sample_panels(self, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
         return [(title, axial_view(image)) for title, image in super().sample_panels(x, y)]

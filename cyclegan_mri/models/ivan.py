@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.fusion.rules import fuse_model_range
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel
 from cyclegan_mri.networks.invertible import (InvertibleNetwork, MeanOfCopies, RepeatChannels, invertible_fuser,
@@ -48,8 +49,6 @@ class IVAN(TranslationModel):
     """One invertible network trained on aligned (A, B) pairs: A to B forward and B to A by its inverse
     (``task="synthesis"``), or the fusion of A and B forward and its decomposition by the inverse
     (``task="fusion"``, trained on ``(concat(a, b), reference)`` pairs: see ``training_data``)."""
-
-    paired = True
 
     def __init__(self, image_shape: tuple[int, int, int], task: str = "synthesis", blocks: int = 8, growth: int = 32,
                  lambda_forward: float = 1.0, lambda_inverse: float = 1.0, domains: Domains = TUTORIAL, **kwargs):
@@ -74,19 +73,11 @@ class IVAN(TranslationModel):
         self._translators: dict[str, keras.Model] | None = None
 
     @classmethod
-    def from_options(cls, options) -> "IVAN":
-        return cls(image_shape=options.image_shape, task=options.task, blocks=options.blocks, growth=options.filters,
-                   lambda_forward=options.lambda_forward, lambda_inverse=options.lambda_inverse,
-                   domains=options.run_domains)
-
-    @classmethod
     def training_data(cls, data, options):
         """Synthesis trains on the pairs themselves; fusion on (the pair stacked on channels, its reference
         fusion by ``options.fusion_reference``)."""
         if options.task != "fusion":
             return data
-        from cyclegan_mri.fusion import fuse_model_range
-
         reference = fuse_model_range(options.fusion_reference, data.x, data.y)
         return dataclasses.replace(data, x=np.concatenate([data.x, data.y], axis=-1), y=reference)
 

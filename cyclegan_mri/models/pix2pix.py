@@ -27,9 +27,6 @@ class Pix2Pix(ConditionalGAN):
     """One generator and one conditional discriminator, trained on aligned (A, B) pairs in one ``direction``
     (None: A to B)."""
 
-    paired = True
-    directional = True
-
     def __init__(self, image_shape: tuple[int, int, int], filters: int = 64, generator: str = "unet",
                  discriminator: str = "patchgan", direction: str | None = None, norm: str = "batch",
                  lambda_l1: float = 100.0, gan_loss: str = "bce", crop: tuple[int, int] | None = None,
@@ -48,13 +45,6 @@ class Pix2Pix(ConditionalGAN):
         self.discriminator = build_discriminator(discriminator, pair_shape, filters, name="discriminator",
                                                  **_norm(discriminator, norm))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
-
-    @classmethod
-    def from_options(cls, options) -> "Pix2Pix":
-        return cls(image_shape=options.image_shape, filters=options.filters, generator=options.generator,
-                   discriminator=options.discriminator, direction=options.direction, norm=options.norm,
-                   lambda_l1=options.lambda_l1, gan_loss=options.gan_loss, crop=options.crop,
-                   domains=options.run_domains)
 
     def translators(self) -> Mapping[str, keras.Model]:
         return {self.direction: self.generator}

@@ -43,10 +43,6 @@ def label_colours(classes: np.ndarray) -> np.ndarray:
 class Vox2Vox(ConditionalGAN):
     """A 3D U-Net segmenter and a 3D pair discriminator over (D, H, W, C) patches; see the module doc."""
 
-    paired = True
-    volumetric = True
-    segmentation = True
-
     def __init__(self, patch: Sequence[int], channels: int = 4, classes: int = 4, filters: int = 64,
                  dropout: float = 0.2, lambda_dice: float = 5.0, class_weights: Sequence[float] | None = None,
                  generator: str = "vox2vox", discriminator: str = "vox2vox", gan_loss: str = "lsgan",
@@ -72,13 +68,6 @@ class Vox2Vox(ConditionalGAN):
         self.generator = vox2vox_generator(self.image_shape, classes, filters, dropout=dropout)
         self.discriminator = vox2vox_discriminator(self.image_shape, classes, filters, dropout=dropout)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
-
-    @classmethod
-    def from_options(cls, options) -> "Vox2Vox":
-        return cls(patch=options.patch, channels=options.channels, classes=len(options.classes),
-                   filters=options.filters, dropout=options.dropout, lambda_dice=options.lambda_dice,
-                   class_weights=options.class_weights, generator=options.generator,
-                   discriminator=options.discriminator, gan_loss=options.gan_loss, contrasts=options.contrasts)
 
     def translators(self) -> Mapping[str, keras.Model]:
         return {SEGMENTER: self.generator}

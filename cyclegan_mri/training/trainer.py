@@ -13,29 +13,19 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from cyclegan_mri.data.brats import SegmentationData, load_segmentation_data
-from cyclegan_mri.data.dataset import TrainingData, load_paired, load_unpaired
-from cyclegan_mri.data.pipeline import check_batch_size, paired_dataset, steps_per_epoch, unpaired_dataset
-from cyclegan_mri.data.volume_data import VolumeData, load_volume_data, patch_dataset
-from cyclegan_mri.data.volume_data import steps_per_epoch as volume_steps
-from cyclegan_mri.domains import Domains
+from cyclegan_mri.data.protocol import TrainingSet, load_training_data
 from cyclegan_mri.devices import (is_xla_failure, make_strategy, precision as precision_policy, resolve_jit,
                                   resolve_precision, warn_xla_fallback)
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.models import TranslationModel, model_class
-from cyclegan_mri.options import TrainOptions, load_run_options
+from cyclegan_mri.models.base import TranslationModel
+from cyclegan_mri.record import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, ProjectedTime, SampleGrid, trim_outputs
 from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
 from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
-# Settings that change the shape of a network: a checkpoint made with other values cannot be restored.
-ARCHITECTURE_FIELDS = ("model", "image_size", "crop", "channels", "filters", "generator", "discriminator",
-                       "pool_size", "direction", "norm", "contrasts", "classes", "task", "blocks")
-# Settings a run keeps for life besides its shape. A resume without --holdout would train a --holdout
-# run on the test pairs, and run.json would no longer say so; the domains' names are those of its
-# generators and history columns. (--data and --pairs may move.)
-IDENTITY_FIELDS = (*ARCHITECTURE_FIELDS, "holdout", "domains", "holdout_cases", "fusion_reference")
+# Settings a resumed run keeps unless they are given again: its data would otherwise decide them anew.
+KEPT_FROM_RUN = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
 
 
 @dataclass
@@ -44,7 +34,7 @@ class Session:
 
     options: TrainOptions
     run: RunDir
-    data: TrainingData | VolumeData | SegmentationData
+    data: TrainingSet
     model: TranslationModel
     checkpoint: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
@@ -64,19 +54,7 @@ class Session:
 
     def dataset(self) -> tf.data.Dataset:
         """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
-        options, epochs = self.options, max(self.options.epochs - self.initial_epoch, 0)
-        if isinstance(self.data, SegmentationData):
-            return self.data.dataset(options.batch, options.seed, self.initial_epoch, epochs,
-                                     options.patches_per_epoch, options.tumour_fraction, options.augment,
-                                     options.rotate)
-        if isinstance(self.data, VolumeData):
-            return patch_dataset(self.data.a, self.data.b, self.data.patch, options.batch, options.seed,
-                                 first_epoch=self.initial_epoch, epochs=epochs,
-                                 patches_per_epoch=options.patches_per_epoch, min_foreground=options.min_foreground,
-                                 augment=options.augment)
-        make = paired_dataset if self.data.paired else unpaired_dataset
-        return make(self.data.x, self.data.y, options.batch, options.seed, augmented=options.augment,
-                    first_epoch=self.initial_epoch, epochs=epochs, crop=options.crop)
+        return self.data.dataset(self.options, self.initial_epoch, max(self.options.epochs - self.initial_epoch, 0))
 
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
@@ -84,55 +62,27 @@ class Session:
                                                self.options.lr_step_epochs))
 
     def steps_per_epoch(self) -> int:
-        if isinstance(self.data, SegmentationData):
-            return self.data.steps_per_epoch(self.options.batch, self.options.patches_per_epoch)
-        if isinstance(self.data, VolumeData):
-            return volume_steps(len(self.data.a), len(self.data.b), self.options.batch, self.options.patches_per_epoch)
-        return steps_per_epoch(len(self.data.x), len(self.data.y), self.options.batch)
+        return self.data.steps_per_epoch(self.options)
 
 
-def load_data(options: TrainOptions) -> TrainingData | VolumeData | SegmentationData:
-    """The training data the model of ``options`` learns from: aligned pairs, two unpaired sets of slices, two
-    unpaired sets of volumes, or segmented cases."""
-    domains = Domains.of(options.domains) if options.domains else None
-    model = model_class(options.model)
-    if model.segmentation:
-        data = load_segmentation_data(options.data, options.patch, options.contrasts, options.classes,
-                                      options.class_weights, options.holdout_cases or 0, options.held_out)
-    elif model.volumetric:
-        data = load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
-    elif model.paired:
-        data = load_paired(options.data, options.image_size, options.holdout, options.pairs,
-                           options.accept_checksum, options.skip_bad_images, domains, options.channels)
-    else:
-        data = load_unpaired(options.data, options.image_size, options.holdout, options.accept_checksum,
-                             options.skip_bad_images, domains, options.channels)
-    return model.training_data(data, options)
-
-
-def with_data_settings(options: TrainOptions,
-                       data: TrainingData | VolumeData | SegmentationData) -> TrainOptions:
-    """``options`` with what the data decided: the domains' names, the channel count and (pix2pix) the
-    direction, checked against the domains; for segmentation, the contrasts, labels, class weights and
-    held-out cases."""
-    if isinstance(data, SegmentationData):
-        return dataclasses.replace(options, domains=data.domains.names, channels=data.channels,
-                                   contrasts=data.contrasts, classes=data.classes, class_weights=data.class_weights,
-                                   holdout_cases=len(data.held_out), held_out=data.held_out)
-    direction = None
-    if model_class(options.model).directional:
+def with_data_settings(options: TrainOptions, data: TrainingSet) -> TrainOptions:
+    """``options`` with what the data decided (the domains' names, the channel count; for segmentation the
+    contrasts, labels, class weights and held-out cases) and, for a directional model, the direction, checked
+    against the domains."""
+    options = dataclasses.replace(options, **data.decided())
+    if options.spec.directional:
         direction = (options.direction or data.domains.forward).lower()
         data.domains.source_side(direction)  # a one-line error for a direction between other domains
-    return dataclasses.replace(options, domains=data.domains.names, channels=data.channels, direction=direction)
+        options = dataclasses.replace(options, direction=direction)
+    return options
 
 
 def with_run_settings(options: TrainOptions, saved: TrainOptions | None) -> TrainOptions:
     """``options`` with the settings a resumed run keeps unless they are given: its domains, channel count
     and direction (which its data would otherwise decide anew), and its seed (see ``with_seed``)."""
     if saved is not None:
-        keep = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
         options = dataclasses.replace(options, **{name: getattr(options, name) if getattr(options, name) is not None
-                                                  else getattr(saved, name) for name in keep})
+                                                  else getattr(saved, name) for name in KEPT_FROM_RUN})
         if options.holdout_cases == saved.holdout_cases:
             options = dataclasses.replace(options, held_out=saved.held_out)
     return with_seed(options, saved)
@@ -146,7 +96,7 @@ def build_model(options: TrainOptions, precision: str = "float32", jit_compile: 
     (``Session.learning_rates``).
     """
     with precision_policy(precision):
-        model = model_class(options.model).from_options(options)
+        model = options.spec.model_type().from_options(options)
         model.compile(learning_rate=options.learning_rate, beta_1=options.beta_1,
                       loss_scale=precision == "mixed_float16", jit_compile=jit_compile)
         model.build_optimizers()
@@ -154,9 +104,11 @@ def build_model(options: TrainOptions, precision: str = "float32", jit_compile: 
 
 
 def check_compatible(saved: TrainOptions, options: TrainOptions) -> None:
-    """Refuse to resume a run with networks of another shape, or with other slices to train on."""
+    """Refuse to resume a run with any setting its spec says a resume must keep (``ModelSpec.resume_identity``):
+    networks that compute something else, or other data to train on."""
+    identity = saved.spec.resume_identity if saved.model == options.model else ("model",)
     differences = [f"{name} {getattr(saved, name)!r} (asked {getattr(options, name)!r})"
-                   for name in IDENTITY_FIELDS if getattr(saved, name) != getattr(options, name)]
+                   for name in identity if getattr(saved, name) != getattr(options, name)]
     if options.seed is not None and saved.seed is not None and options.seed != saved.seed:
         # The seed decides the data order of every epoch: another one would not continue the same run.
         differences.append(f"seed {saved.seed!r} (asked {options.seed!r})")
@@ -188,10 +140,9 @@ def open_session(options: TrainOptions) -> Session:
     if saved is not None:
         check_compatible(saved, options)
     keras.utils.set_random_seed(options.seed)
-    data = load_data(options)
+    data = load_training_data(options)
     options = with_data_settings(options, data)
-    if isinstance(data, TrainingData):
-        check_batch_size(options.batch, dict(zip(data.domains.names, (len(data.x), len(data.y)))))
+    data.steps_per_epoch(options)  # refuses a batch no epoch could fill, before the model is built
     if options.pool_size and options.strategy != "default":
         raise UserError("--pool-size works on a single device only; drop it or use --strategy default")
     strategy = make_strategy(options.strategy)

@@ -10,10 +10,12 @@ import numpy as np
 
 from cyclegan_mri.data.images import (decode_image, encode_png, is_image_name, to_intensity, to_model_range,
                                      to_uint8, with_channels)
+from cyclegan_mri.data import nifti
+from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.networks import layers  # noqa: F401  registers InstanceNormalization for loading
-from cyclegan_mri.options import load_run_options
+from cyclegan_mri.record import load_run_options
 from cyclegan_mri.rundir import RunDir
 
 
@@ -89,6 +91,23 @@ def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch
     return results
 
 
+def translate_volume(generator, image, plane: str = "axial", progress: str | None = None):
+    """Translate a NIfTI image slice by slice along ``plane``; the result overlays the input exactly.
+
+    Each slice is scaled volume-wide (see ``cyclegan_mri.data.nifti``), translated at the
+    model's size and resized back; the slices are reassembled in the input's
+    voxel order and mapped back to its intensity range, as float32.
+    """
+    if model_channels(generator) != 1:
+        raise UserError("this run's generators translate colour images (--channels 3); volumes are grayscale: "
+                        "translate them with a run trained with --channels 1")
+    data = np.asarray(image.get_fdata(dtype=np.float32))
+    scaling = Scaling.of(data, image.get_filename() or "volume")
+    slices = scaling.to_slices(to_slices(data, image.affine, plane))
+    translated = np.stack(translate_slices(generator, list(slices), progress=progress))
+    return float32_like(scaling.to_volume(from_slices(translated, image.affine, plane)), image)
+
+
 def translate_path(generator: keras.Model, source: str | Path, target: str | Path, plane: str = "axial",
                    skip_bad: bool = False, spacing: tuple[float, float, float] | None = None,
                    overlap: float | None = None, blend: str | None = None) -> list[Path]:
@@ -96,19 +115,18 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
 
     Images become 8-bit PNGs at their own size, in the model's channels; volumes become float32 NIfTI
     volumes on the input's grid: slice by slice along ``plane`` for a 2D generator (see
-    ``cyclegan_mri.volumes``), as a volume with a sliding window (``overlap``, ``blend``, and the run's
-    ``spacing``) for a 3D one (see ``cyclegan_mri.volume_inference``). Returns the files written.
+    ``cyclegan_mri.data.nifti``), as a volume with a sliding window (``overlap``, ``blend``, and the run's
+    ``spacing``) for a 3D one (see ``cyclegan_mri.volumetric.inference``). Returns the files written.
     """
-    from cyclegan_mri import volumes
     from cyclegan_mri.rundir import write_atomic
-    from cyclegan_mri.volume_inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
+    from cyclegan_mri.volumetric.inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
 
     source, target = Path(source), Path(target)
     volumetric = is_volumetric(generator)
     if not source.exists():
         raise DataError(f"{source}: no such file or folder")
     if source.is_dir():
-        niftis = sorted(p for p in source.iterdir() if p.is_file() and volumes.is_nifti(p))
+        niftis = sorted(p for p in source.iterdir() if p.is_file() and nifti.is_nifti(p))
         if niftis:
             return [translate_path(generator, p, target / p.name, plane, spacing=spacing, overlap=overlap,
                                    blend=blend)[0] for p in niftis]
@@ -122,15 +140,15 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
         for path, image in zip(written, outputs):
             write_atomic(path, encode_png(to_uint8(image)))
         return written
-    if volumes.is_nifti(source):
-        if not volumes.is_nifti(target):
+    if nifti.is_nifti(source):
+        if not nifti.is_nifti(target):
             raise UserError(f"{target}: a translated volume is written as NIfTI; name it .nii or .nii.gz")
         if volumetric:
             return [translate_file(generator, source, target, spacing, overlap or DEFAULT_OVERLAP,
                                    blend or DEFAULT_BLEND)]
-        image = volumes.read_volume(source)
-        translated = volumes.translate_volume(generator, image, plane, progress=f"translating {source.name}")
-        volumes.save_volume(translated, target)
+        image = nifti.read_volume(source)
+        translated = translate_volume(generator, image, plane, progress=f"translating {source.name}")
+        nifti.save_volume(translated, target)
         return [target]
     if volumetric:
         raise UserError(f"{source}: this run translates NIfTI volumes (.nii, .nii.gz) as volumes, not images; "

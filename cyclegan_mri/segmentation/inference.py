@@ -25,7 +25,9 @@ import numpy as np
 from cyclegan_mri.data.brats import Case, CaseVolumes, find_cases, read_case
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
-from cyclegan_mri.options import SEGMENTATION_MODELS, TrainOptions, load_run_options
+from cyclegan_mri.data.protocol import trained_on
+from cyclegan_mri.record import TrainOptions, load_run_options, require_kind
+from cyclegan_mri.specs import SEGMENTATION
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.sliding_window import sliding_window_inference
 
@@ -76,10 +78,7 @@ def load_segmenter(run: RunDir) -> Segmenter:
     if options is None:
         raise UserError(f"{run.root}: no run.json, so no trained run; train one with `python train.py --model "
                         f"vox2vox --data BRATS_DIR --out {run.root}`")
-    if options.model not in SEGMENTATION_MODELS:
-        kind = "3D translation" if options.model == "cyclegan3d" else "2D translation"
-        raise UserError(f"the run in {run.root} is a {options.model} run ({kind}); segment.py needs a --model "
-                        "vox2vox run (translate with translate.py)")
+    require_kind(options, run.root, (SEGMENTATION,), "segment.py")
     path = run.generator(SEGMENTER)
     if not path.is_file():
         raise UserError(f"{path}: missing; the run has not finished training (run the same train.py command to "
@@ -89,7 +88,7 @@ def load_segmenter(run: RunDir) -> Segmenter:
 
 def segmentation_image(labels: np.ndarray, reference):
     """A uint8 NIfTI image of ``labels`` with ``reference``'s affine and header."""
-    from cyclegan_mri.volumes import volume_like
+    from cyclegan_mri.data.nifti import volume_like
 
     return volume_like(labels, reference, np.uint8)
 
@@ -97,7 +96,7 @@ def segmentation_image(labels: np.ndarray, reference):
 def output_path(case: Case, output: Path, single: bool) -> Path:
     """Where a case's segmentation goes: ``output`` itself for one case named as a file, else
     ``output/<case>.nii.gz`` (BraTS' submission naming)."""
-    from cyclegan_mri.volumes import is_nifti
+    from cyclegan_mri.data.nifti import is_nifti
 
     if single and is_nifti(output):
         return output
@@ -107,7 +106,7 @@ def output_path(case: Case, output: Path, single: bool) -> Path:
 def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
                  overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND) -> list[Path]:
     """Segment one case folder, or every case folder under ``source``; the files written."""
-    from cyclegan_mri.volumes import is_nifti, save_volume
+    from cyclegan_mri.data.nifti import is_nifti, save_volume
 
     cases = find_cases(source, require_labels=False)
     output = Path(output)
@@ -142,13 +141,13 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
                           write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP) -> tuple[dict, str]:
     """Segment and score the cases ``cases_to_score`` picks; the results (as ``evaluation.json`` holds them) and
     a description of what was scored."""
-    from cyclegan_mri.segmentation_metrics import mean_scores, regions_for, segmentation_scores
-    from cyclegan_mri.volumes import save_volume
+    from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
+    from cyclegan_mri.data.nifti import save_volume
 
     segmenter = load_segmenter(run)
     options = segmenter.options
     cases, description = cases_to_score(data, options, all_cases)
-    trained_on = _training_case_names(options)
+    trained = trained_on(options) or set()  # case names; empty when the run's data has moved
     regions = regions_for(options.classes)
     rows = []
     for case in cases:
@@ -156,7 +155,7 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
         # Both in canonical order, where ``spacing`` gives each axis's voxel size.
         scores = segmentation_scores(segmenter.label_values(volumes.classes), segmenter.label_values(predicted),
                                      regions, volumes.spacing)
-        rows.append({"name": case.name, "seen_in_training": case.name in trained_on, **scores})
+        rows.append({"name": case.name, "seen_in_training": case.name in trained, **scores})
         if write_segmentations:
             labels = volumes.to_source_grid(segmenter.label_values(predicted))
             save_volume(segmentation_image(labels, volumes.reference),
@@ -166,16 +165,6 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
                                 "per_case": rows,
                                 "held_out": not any(row["seen_in_training"] for row in rows) if rows else None}}
     return results, description
-
-
-def _training_case_names(options: TrainOptions) -> set[str]:
-    """The names of the cases the run trained on: those of its data, less the held-out ones (empty when its data
-    has moved)."""
-    try:
-        cases = find_cases(options.data)
-    except UserError:
-        return set()
-    return {case.name for case in cases} - set(options.held_out or ())
 
 
 def format_segmentation_table(results: dict, per_case: bool = True) -> str:

@@ -2,14 +2,14 @@
 
 Each direction's scores say whether they are held out: whether the run never
 saw any image of the scored pairs. That is decided by content, not by names or
-flags: the run's training slices (as its ``run.json`` selects them) are read
+flags: the run's training slices (as its ``run.json`` selects them, asked of the
+same code that chose them for training: ``data.protocol.trained_on``) are read
 again and compared pixel for pixel with the scored ones, so it holds for the
 dataset's pairs, ``--all-pairs`` and a user's own ``--pairs`` alike.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cyclegan_mri import baselines
+from cyclegan_mri.translation import baselines
 from cyclegan_mri.data import pairing
-from cyclegan_mri.data.dataset import paired_slices, read_dataset, unpaired_slices
+from cyclegan_mri.data.dataset import read_dataset
 from cyclegan_mri.data.images import encode_png, to_uint8, with_channels
 from cyclegan_mri.data.sources import Slice
 from cyclegan_mri.domains import TUTORIAL, Domains
-from cyclegan_mri.inference import load_generators, model_channels, translate_slices
-from cyclegan_mri.errors import UserError
+from cyclegan_mri.translation.inference import load_generators, model_channels, translate_slices
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.metrics import summarize
-from cyclegan_mri.options import TrainOptions
 from cyclegan_mri.rundir import RunDir, write_atomic
 
 
@@ -106,40 +105,6 @@ def baseline_scores(source: Source) -> dict:
         results[direction] = {name: score_pairs(source, direction, lambda images, m=method: [m(x) for x in images])
                               for name, method in methods.items()}
     return results
-
-
-def fingerprint(image: np.ndarray) -> str:
-    """A digest of an image's (or prepared volume's) values and shape: equal for the same image under any name."""
-    image = np.ascontiguousarray(image)
-    return hashlib.sha256(repr(image.shape).encode() + image.tobytes()).hexdigest()
-
-
-def training_fingerprints(options: TrainOptions | None) -> set[str] | None:
-    """Fingerprints of every slice the run of ``options`` trains on, or None if they cannot be read again."""
-    from cyclegan_mri.models import model_class
-
-    if options is None:
-        return None
-    if model_class(options.model).volumetric:
-        from cyclegan_mri.data.volume_data import load_volume_domains
-
-        try:
-            _, a, b = load_volume_domains(options.data, options.run_domains, options.spacing)
-        except UserError:
-            return None
-        return {fingerprint(v.data) for v in a + b}
-    settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
-                    domains=options.run_domains, channels=options.channels)
-    try:
-        if model_class(options.model).paired:
-            _, pairs = paired_slices(options.data, options.holdout, options.pairs, **settings)
-            slices = [s for pair in pairs for s in pair]
-        else:
-            _, a, b = unpaired_slices(options.data, options.holdout, **settings)
-            slices = [*a, *b]
-    except UserError:
-        return None  # moved or deleted since: say "unknown" rather than guess
-    return {fingerprint(s.image) for s in slices}
 
 
 def evaluate(run: RunDir, source: Source, write_translations: bool = True,
@@ -226,34 +191,3 @@ def format_table(results: dict, per_image: bool = True) -> str:
 
 def save_results(path: Path, results: dict) -> None:
     write_atomic(path, json.dumps(results, indent=2, allow_nan=True) + "\n")
-
-
-
-def evaluate_volumes(run: RunDir, pairs: list, domains: Domains, spacing=None, write_translations: bool = True,
-                     training: set[str] | None = None) -> dict:
-    """``evaluate`` for a 3D run: each generator translates the source volume of every aligned (name, A file,
-    B file) pair as a volume and is scored against its partner (``volume_inference.score_pair``), beside the
-    identity. Translations go to ``translations/<direction>/`` on each source's own grid."""
-    from cyclegan_mri.volume_inference import score_pair
-
-    results = {}
-    for direction, generator in load_generators(run).items():
-        side = domains.source_side(direction)
-        names_of = domains.source_and_target(direction)
-        rows, identity = [], []
-        for name, *files in pairs:
-            source, target = files[side], files[1 - side]
-            write_to = run.translations / direction / name if write_translations else None
-            scores = score_pair(generator, source, target, spacing, write_to=write_to)
-            row = {"name": f"{source.parent.name}/{name} -> {target.parent.name}/{name}", **scores["model"]}
-            if training is not None:
-                row["seen_in_training"] = any(fingerprint(data) in training for data in scores["prepared"])
-            rows.append(row)
-            identity.append({"name": row["name"], **scores["identity"]})
-        means = lambda table: {key: float(np.mean([r[key] for r in table])) if table else None  # noqa: E731
-                               for key in ("psnr", "ssim", "nmse")}
-        results[direction] = {"source": names_of[0], "target": names_of[1], **means(rows), "per_image": rows,
-                              "held_out": (None if training is None or not rows
-                                           else not any(r["seen_in_training"] for r in rows)),
-                              "baselines": {"identity": {**means(identity), "per_image": identity}} if rows else {}}
-    return results

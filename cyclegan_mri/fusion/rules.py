@@ -101,3 +101,13 @@ def _laplacian(image: np.ndarray, levels: int) -> list[np.ndarray]:
 def _expand(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     upsampled = resize(image, shape, order=1, mode="reflect", anti_aliasing=False, preserve_range=True)
     return ndimage.gaussian_filter(upsampled, _SIGMA, mode="mirror")
+
+
+def fuse_model_range(rule: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The classical fusion ``rule`` of model-range pairs (N, H, W, C), channel by channel, in the model's range."""
+    fused = np.empty_like(x, dtype=np.float32)
+    for i in range(len(x)):
+        for c in range(x.shape[-1]):
+            a, b = ((v[i, ..., c] + 1.0) * 127.5 for v in (x, y))
+            fused[i, ..., c] = fuse(rule, a, b) / 127.5 - 1.0
+    return fused

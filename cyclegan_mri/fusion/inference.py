@@ -20,29 +20,15 @@ import numpy as np
 from cyclegan_mri.data.images import encode_png, to_intensity, to_model_range, to_uint8, with_channels
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.fusion_metrics import fusion_scores, mean_fusion_scores
-from cyclegan_mri.fusion_rules import RULES, fuse
+from cyclegan_mri.fusion.metrics import fusion_scores, mean_fusion_scores
+from cyclegan_mri.fusion.rules import RULES, fuse
 from cyclegan_mri.metrics import psnr, ssim
 from cyclegan_mri.models.ivan import DECOMPOSITION, FUSION
 from cyclegan_mri.networks import invertible  # noqa: F401  registers the invertible layers for loading
-from cyclegan_mri.options import INVERTIBLE_MODELS, load_run_options
+from cyclegan_mri import specs
+from cyclegan_mri.data.protocol import fingerprint
+from cyclegan_mri.record import load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir, write_atomic
-
-
-def fuse_model_range(rule: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The classical fusion ``rule`` of model-range pairs (N, H, W, C), channel by channel, in the model's range."""
-    fused = np.empty_like(x, dtype=np.float32)
-    for i in range(len(x)):
-        for c in range(x.shape[-1]):
-            a, b = ((v[i, ..., c] + 1.0) * 127.5 for v in (x, y))
-            fused[i, ..., c] = fuse(rule, a, b) / 127.5 - 1.0
-    return fused
-
-
-def is_fusion_run(run: RunDir) -> bool:
-    """Whether ``run`` was trained with ``--model ivan --task fusion``."""
-    saved = load_run_options(run.root)
-    return saved is not None and saved.model in INVERTIBLE_MODELS and saved.task == "fusion"
 
 
 def load_fusion_networks(run: RunDir) -> tuple[keras.Model, keras.Model]:
@@ -51,10 +37,7 @@ def load_fusion_networks(run: RunDir) -> tuple[keras.Model, keras.Model]:
     if saved is None:
         raise UserError(f"{run.root}: not a run directory (no run.json); train one with `python train.py --model "
                         f"ivan --task fusion --out {run.root}`")
-    if not is_fusion_run(run):
-        what = f"--model {saved.model}" + (f" --task {saved.task}" if saved.model in INVERTIBLE_MODELS else "")
-        raise UserError(f"the run in {run.root} translates ({what}), it does not fuse: fusing takes a run trained "
-                        "with --model ivan --task fusion (translate with translate.py)")
+    require_kind(saved, run.root, (specs.FUSION,), "fuse.py")
     paths = [run.generator(FUSION), run.generator(DECOMPOSITION)]
     if not all(path.exists() for path in paths):
         raise UserError(f"{run.generators}: no trained fusion network; train with `python train.py --out {run.root}` "
@@ -142,7 +125,6 @@ def evaluate_fusion(run: RunDir, source, training: set[str] | None = None) -> di
     alone: decomposing the network's full two-channel output instead is exact to float precision
     (the network is invertible), so it would say nothing.
     """
-    from cyclegan_mri.evaluation import fingerprint
 
     fuser, decomposer = load_fusion_networks(run)
     a_name, b_name = source.domains.names
