@@ -15,6 +15,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from cyclegan_mri.data.images import decode_image, to_model_range
+from cyclegan_mri.data.pairing import dataset_pairs
+from cyclegan_mri.rundir import RunDir
+from cyclegan_mri.visualize import sample_grid_png
+
 if TYPE_CHECKING:
     import keras
     import numpy as np
@@ -86,9 +91,6 @@ def show_panels(panels: Sequence[tuple[str, np.ndarray]], title: str | None = No
     """Show 8-bit slices side by side, each with its title, drawn as the sample grids are."""
     from IPython.display import Image, display
 
-    from cyclegan_mri.data.images import to_model_range
-    from cyclegan_mri.visualize import sample_grid_png
-
     # The sample grids draw the model's [-1, 1] range: scale each slice the way training does.
     scaled = [(name, to_model_range([image], image.shape)[0]) for name, image in panels]
     display(Image(data=sample_grid_png(scaled, title), format="png"))
@@ -96,7 +98,6 @@ def show_panels(panels: Sequence[tuple[str, np.ndarray]], title: str | None = No
 
 def show_pairs(t1: Sequence[Slice], t2: Sequence[Slice], count: int = 3) -> None:
     """Show ``count`` of the dataset's aligned T1/T2 pairs: the same anatomy in both contrasts."""
-    from cyclegan_mri.data.pairing import dataset_pairs
 
     chosen = spread(dataset_pairs(list(t1), list(t2)), count)
     show_panels([panel for x, y in chosen
@@ -116,8 +117,6 @@ def live_sample_grids(out: str | Path) -> keras.callbacks.Callback:
     """
     import keras
     from IPython.display import Image, display
-
-    from cyclegan_mri.rundir import RunDir
 
     run = RunDir.at(out)
     display_id = uuid.uuid4().hex
@@ -139,8 +138,6 @@ def show_gif(out: str | Path) -> None:
     """Show the run's ``training.gif`` (written by ``make_gif``), animated."""
     from IPython.display import Image, display
 
-    from cyclegan_mri.rundir import RunDir
-
     display(Image(data=RunDir.at(out).gif.read_bytes(), format="gif"))
 
 
@@ -149,9 +146,7 @@ def show_translations(out: str | Path, data: str | Path, count: int = 3) -> None
 
     Each row is: T1, T1 translated from its T2 partner, T2, T2 translated from its T1 partner.
     """
-    from cyclegan_mri.data.images import decode_image
     from cyclegan_mri.translation.evaluation import dataset_source
-    from cyclegan_mri.rundir import RunDir
 
     folder = RunDir.at(out).translations
 

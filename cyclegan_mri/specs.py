@@ -86,7 +86,7 @@ class ModelSpec:
     #: The settings it takes beside COMMON_SETTINGS; any other given flag is refused.
     takes: tuple[str, ...] = ()
     #: The settings a resume must keep beside COMMON_IDENTITY: every one that changes what a network computes
-    #: (or which data it trains on); a resume with another value is refused.
+    #: (or which data it trains on) and that the model lets vary; a resume with another value is refused.
     identity: tuple[str, ...] = ()
     #: Constructor keyword -> ``TrainOptions`` attribute: how ``TranslationModel.from_options`` builds it.
     arguments: Mapping[str, str] = field(default_factory=dict)
@@ -208,7 +208,7 @@ for _name, _epochs in (("cut", 400), ("fastcut", 200)):
     register(ModelSpec(
         name=_name, model_class="cyclegan_mri.models.cut:CUT", kind=SLICES,
         help=("unpaired, one contrastive one-sided model per direction" if _name == "cut"
-              else "CUT's faster variant (one negative-free NCE layer set, stronger NCE weight)"),
+              else "CUT without its identity PatchNCE term, with flip equivariance and a PatchNCE weight of 10"),
         data="cyclegan_mri.data.dataset:TrainingData",
         takes=(*SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *NCE_SETTINGS, *STRUCTURE_SETTINGS),
         identity=SLICE_IDENTITY,
@@ -227,7 +227,7 @@ register(ModelSpec(
     help="unpaired NIfTI volumes (--data DIR with t1/ and t2/ folders of .nii/.nii.gz), trained on random patches",
     data="cyclegan_mri.data.volume_data:VolumeData",
     takes=(*ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *VOLUME_SETTINGS),
-    identity=("generator", "discriminator", "pool_size", "patch", "padding", "spacing"),
+    identity=("generator", "pool_size", "patch", "padding", "spacing"),
     arguments={"patch": "patch", "filters": "filters", "generator": "generator", "discriminator": "discriminator",
                "padding": "padding", "lambda_cycle": "lambda_cycle", "lambda_identity": "lambda_identity",
                "gan_loss": "gan_loss", "pool_size": "pool_size", "domains": "run_domains"},
@@ -245,7 +245,7 @@ register(ModelSpec(
     data="cyclegan_mri.data.brats:SegmentationData",
     takes=("generator", "discriminator", "gan_loss", "channels", "patch", "patches_per_epoch", "classes",
            "class_weights", "holdout_cases", "lambda_dice", "dropout", "tumour_fraction", "rotate"),
-    identity=("generator", "discriminator", "contrasts", "classes", "holdout_cases", "dropout", "patch"),
+    identity=("contrasts", "classes", "holdout_cases", "dropout", "patch"),
     arguments={"patch": "patch", "channels": "channels", "classes": "class_count", "filters": "filters",
                "dropout": "dropout", "lambda_dice": "lambda_dice", "class_weights": "class_weights",
                "generator": "generator", "discriminator": "discriminator", "gan_loss": "gan_loss",

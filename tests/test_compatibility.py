@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from conftest import phantom, png_bytes, write_small_dataset
 from PIL import Image
-
-from conftest import png_bytes, phantom, write_small_dataset
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_v1"
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.cli.args import Parser, add_data_arguments, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.data.protocol import trained_on
+from cyclegan_mri.data.volume_data import volume_pairs
+from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import TrainOptions, load_run_options
+from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.specs import FUSION, SEGMENTATION, SLICES, VOLUMES
 
 
@@ -49,7 +53,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.rundir import RunDir  # TensorFlow loads only once flags are valid
 
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
@@ -60,7 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def evaluate_slice_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
     """``evaluate.py`` for a 2D translation run: translate the source's slices, score its aligned pairs beside
     the baselines."""
-    from cyclegan_mri.data.protocol import trained_on
     from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source, evaluate, user_pairs
 
     # The run's domains and channels, so that its data is read as it was for training.
@@ -94,9 +96,6 @@ def report(results: dict, description: str, run, quiet: bool) -> int:
 def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
     """``evaluate.py`` for a 3D run: aligned volume pairs from ``--pairs``, else from the test folders of the run's
     data (testA/ and testB/ ...), translated as volumes and scored."""
-    from cyclegan_mri.data.volume_data import volume_pairs
-    from cyclegan_mri.errors import UserError
-    from cyclegan_mri.data.protocol import trained_on
     from cyclegan_mri.volumetric.evaluation import evaluate_volumes
 
     if args.all_pairs:
@@ -114,9 +113,8 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
 
 def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
     """``evaluate.py`` for an iVAN fusion run: fuse the aligned pairs, score them beside classical fusions."""
-    from cyclegan_mri.data.protocol import trained_on
-    from cyclegan_mri.translation.evaluation import dataset_source, save_results, user_pairs
     from cyclegan_mri.fusion.inference import evaluate_fusion, format_fusion_table, load_fusion_networks
+    from cyclegan_mri.translation.evaluation import dataset_source, save_results, user_pairs
 
     load_fusion_networks(run)  # a one-line error for a run that does not fuse, before reading any data
     if args.pairs:
@@ -125,7 +123,6 @@ def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | Non
         source = dataset_source(args.data or saved.data, args.all_pairs, args.accept_checksum,
                                 args.skip_bad_images, saved.run_domains, saved.channels)
     if not source.pairs:
-        from cyclegan_mri.errors import UserError
 
         raise UserError(f"nothing to fuse: {source.description}; pass --pairs DIR with aligned slices of the same "
                         "names in one folder per domain")
@@ -142,9 +139,8 @@ def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | Non
 
 def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
     """``evaluate.py`` for a Vox2Vox run: segment labelled cases and score Dice and HD95 per region."""
-    from cyclegan_mri.errors import UserError
-    from cyclegan_mri.translation.evaluation import save_results
     from cyclegan_mri.segmentation.inference import evaluate_segmentation, format_segmentation_table
+    from cyclegan_mri.translation.evaluation import save_results
 
     if args.pairs:
         raise UserError("--pairs scores translations; a segmentation run is scored on the labelled cases of --data")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.rundir import RunDir
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,7 +31,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from cyclegan_mri.fusion.inference import fuse_path  # TensorFlow loads only once flags are valid
-    from cyclegan_mri.rundir import RunDir
 
     written = fuse_path(RunDir.at(args.out), args.a, args.b, args.output)
     print(f"fused: wrote {written[0] if len(written) == 1 else f'{len(written)} files under {args.output}'}")

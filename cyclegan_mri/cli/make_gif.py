@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument, positive_int
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument, positive_int
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.visualize import gif_frames, write_gif
 

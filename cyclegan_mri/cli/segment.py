@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.rundir import RunDir
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,8 +33,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.rundir import RunDir
-    from cyclegan_mri.segmentation.inference import load_segmenter, segment_path  # TensorFlow loads once flags are valid
+    from cyclegan_mri.segmentation.inference import (  # TensorFlow loads once flags are valid
+        load_segmenter,
+        segment_path,
+    )
 
     segmenter = load_segmenter(RunDir.at(args.out))
     written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend)

@@ -6,8 +6,15 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.args import (Parser, add_data_arguments, add_debug_argument, add_out_argument, as_flags,
-                                   image_size, positive_int)
+from cyclegan_mri.cli.args import (
+    Parser,
+    add_data_arguments,
+    add_debug_argument,
+    add_out_argument,
+    as_flags,
+    image_size,
+    positive_int,
+)
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.brats import contrast_names
 from cyclegan_mri.domains import Domains, domain_name

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.nifti import PLANES
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import load_run_options, require_kind
+from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.specs import SLICES, VOLUMES
 
 
@@ -47,8 +48,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.rundir import RunDir
-    from cyclegan_mri.translation.inference import pick_generator, translate_path  # TensorFlow loads once flags are valid
+    from cyclegan_mri.translation.inference import (  # TensorFlow loads once flags are valid
+        pick_generator,
+        translate_path,
+    )
     from cyclegan_mri.volumetric.inference import is_volumetric
 
     run = RunDir.at(args.out)

@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume
 from cyclegan_mri.data.sources import sort_key
 from cyclegan_mri.data.volume_data import pad_to_patch, to_canonical
 from cyclegan_mri.domains import SEGMENTATION, Domains
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.segmentation.metrics import BRATS_2020_LABELS, BRATS_2023_LABELS
-from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume
 
 if TYPE_CHECKING:
     import tensorflow as tf

@@ -17,9 +17,9 @@ import numpy as np
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import DomainImages, LoadReport, Slice, load_domains
 from cyclegan_mri.domains import Domains
-from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.errors import DataError, UserError
 
 if TYPE_CHECKING:

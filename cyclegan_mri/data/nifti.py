@@ -36,8 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cyclegan_mri.data.images import encode_png, to_uint8
 from cyclegan_mri.data.intensity import PERCENTILES, Scaling  # noqa: F401  (PERCENTILES: part of this API)
+from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
+from cyclegan_mri.rundir import write_atomic
 
 # (slice axis, rows top to bottom, columns left to right): the direction each array axis points to.
 PLANES = {
@@ -125,8 +128,6 @@ def volume_like(data: np.ndarray, reference, dtype) -> object:
 
 def slice_volume(path: str | Path, folder: str | Path, plane: str = "axial") -> list[Path]:
     """Write a volume's slices along ``plane`` as 8-bit PNGs plus ``volume.json``, for ``stack_slices``."""
-    from cyclegan_mri.data.images import encode_png, to_uint8
-    from cyclegan_mri.rundir import write_atomic
 
     image = read_volume(path)
     data = np.asarray(image.get_fdata(dtype=np.float32))
@@ -146,8 +147,6 @@ def slice_volume(path: str | Path, folder: str | Path, plane: str = "axial") -> 
 def stack_slices(folder: str | Path, output: str | Path, geometry: str | Path | None = None):
     """Reassemble ``slice_NNNN.png`` files into the volume ``slice_volume`` cut them from (float32 NIfTI)."""
     import nibabel as nib
-
-    from cyclegan_mri.data.sources import load_folder
 
     folder = Path(folder)
     geometry_path = Path(geometry) if geometry else folder / GEOMETRY_FILE
@@ -176,8 +175,6 @@ def stack_slices(folder: str | Path, output: str | Path, geometry: str | Path | 
 def save_volume(image, path: str | Path) -> None:
     """Write a NIfTI image (``.nii`` or ``.nii.gz``) so that an interrupted write leaves nothing under ``path``."""
     import gzip
-
-    from cyclegan_mri.rundir import write_atomic
 
     data = image.to_bytes()
     write_atomic(Path(path), gzip.compress(data, mtime=0) if str(path).lower().endswith(".gz") else data)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cyclegan_mri.data.nifti import save_volume
 from cyclegan_mri.errors import UserError
 
 DEFAULT_SHAPE = (48, 56, 40)
@@ -239,8 +240,6 @@ def write_volume_pairs(folder: str | os.PathLike, cases: int, shape: Sequence[in
     for each case ``i``; the paths written, each case's T1 then its T2."""
     import nibabel as nib
 
-    from cyclegan_mri.data.nifti import save_volume
-
     if cases < 1:
         raise UserError(f"--cases must be at least 1, got {cases}")
     shape = _check(shape, seed)
@@ -268,8 +267,6 @@ def write_brats_cases(folder: str | os.PathLike, cases: int, shape: Sequence[int
     float32 images and a uint8 segmentation, all with ``affine`` (default: ``default_affine(shape)``).
     Return the case folders."""
     import nibabel as nib
-
-    from cyclegan_mri.data.nifti import save_volume
 
     naming = str(naming)
     if naming not in BRATS_FILES:

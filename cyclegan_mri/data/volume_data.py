@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cyclegan_mri.data.intensity import Scaling
-from cyclegan_mri.data.sources import folder_role, sort_key
+from cyclegan_mri.data.nifti import is_nifti, read_volume
 from cyclegan_mri.data.protocol import fingerprint
+from cyclegan_mri.data.sources import folder_role, sort_key
 from cyclegan_mri.domains import GENERIC, TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
-from cyclegan_mri.data.nifti import is_nifti, read_volume
 
 if TYPE_CHECKING:
     import tensorflow as tf

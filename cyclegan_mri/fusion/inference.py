@@ -17,7 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cyclegan_mri.data.images import encode_png, to_intensity, to_model_range, to_uint8, with_channels
+from cyclegan_mri import specs
+from cyclegan_mri.data.images import decode_image, encode_png, to_intensity, to_model_range, to_uint8, with_channels
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.fusion.metrics import fusion_scores, mean_fusion_scores
@@ -25,8 +27,6 @@ from cyclegan_mri.fusion.rules import RULES, fuse
 from cyclegan_mri.metrics import psnr, ssim
 from cyclegan_mri.models.ivan import DECOMPOSITION, FUSION
 from cyclegan_mri.networks import invertible  # noqa: F401  registers the invertible layers for loading
-from cyclegan_mri import specs
-from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.record import load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir, write_atomic
 
@@ -92,7 +92,6 @@ def matched_files(a: Path, b: Path) -> list[tuple[str, Path, Path]]:
 
 def fuse_path(run: RunDir, a: str | Path, b: str | Path, output: str | Path) -> list[Path]:
     """Fuse two aligned images, or two folders of same-named slices, into ``output`` (a .png, or a folder)."""
-    from cyclegan_mri.data.images import decode_image
 
     fuser, _ = load_fusion_networks(run)
     a, b, output = Path(a), Path(b), Path(output)

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 import keras
 import tensorflow as tf
 
+from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
-from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
 from cyclegan_mri.models.cyclegan import DISCRIMINATOR_SETTINGS, GENERATOR_SETTINGS, CycleGAN
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES

@@ -12,13 +12,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cyclegan_mri.models import losses
 from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
 from cyclegan_mri.models.image_pool import ImagePool
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
-
 
 # The CycleGAN's networks act on each image on its own, as in the paper's reference: instance
 # normalisation (never batch statistics, which would mix the real, fake and pooled images that one

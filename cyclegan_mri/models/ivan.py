@@ -34,8 +34,13 @@ from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.fusion.rules import fuse_model_range
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel
-from cyclegan_mri.networks.invertible import (InvertibleNetwork, MeanOfCopies, RepeatChannels, invertible_fuser,
-                                              invertible_translator)
+from cyclegan_mri.networks.invertible import (
+    InvertibleNetwork,
+    MeanOfCopies,
+    RepeatChannels,
+    invertible_fuser,
+    invertible_translator,
+)
 
 LOSS_NAMES = ("loss", "forward_loss", "reconstruction_loss", "inverse_loss")
 TASKS = ("synthesis", "fusion")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_mri.networks.layers import NORMS, LeakyReLU, conv_init, normalization
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.networks.layers import NORMS, LeakyReLU, conv_init, normalization
 
 
 def patchgan_discriminator(input_shape: tuple[int, int, int], filters: int = 64, n_layers: int = 3,

@@ -15,8 +15,14 @@ from __future__ import annotations
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks.layers import (InstanceNormalization, Padding3D, ReflectionPadding2D, conv_init,
-                                         crop_back, pad_to_multiple)
+from cyclegan_mri.networks.layers import (
+    InstanceNormalization,
+    Padding3D,
+    ReflectionPadding2D,
+    conv_init,
+    crop_back,
+    pad_to_multiple,
+)
 
 PADDINGS = ("reflect", "zero")
 

@@ -23,13 +23,16 @@ import keras
 import numpy as np
 
 from cyclegan_mri.data.brats import Case, CaseVolumes, find_cases, read_case
-from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
+from cyclegan_mri.data.nifti import is_nifti, save_volume, volume_like
 from cyclegan_mri.data.protocol import trained_on
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.models.vox2vox import SEGMENTER
+from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
 from cyclegan_mri.record import TrainOptions, load_run_options, require_kind
-from cyclegan_mri.specs import SEGMENTATION
 from cyclegan_mri.rundir import RunDir
+from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
 from cyclegan_mri.sliding_window import sliding_window_inference
+from cyclegan_mri.specs import SEGMENTATION
 
 DEFAULT_OVERLAP = 0.5
 DEFAULT_BLEND = "gaussian"
@@ -72,7 +75,6 @@ class Segmenter:
 
 def load_segmenter(run: RunDir) -> Segmenter:
     """The segmenter of a Vox2Vox run, or a one-line error for any other run, or one not trained yet."""
-    from cyclegan_mri.models.vox2vox import SEGMENTER
 
     options = load_run_options(run.root)
     if options is None:
@@ -88,7 +90,6 @@ def load_segmenter(run: RunDir) -> Segmenter:
 
 def segmentation_image(labels: np.ndarray, reference):
     """A uint8 NIfTI image of ``labels`` with ``reference``'s affine and header."""
-    from cyclegan_mri.data.nifti import volume_like
 
     return volume_like(labels, reference, np.uint8)
 
@@ -96,7 +97,6 @@ def segmentation_image(labels: np.ndarray, reference):
 def output_path(case: Case, output: Path, single: bool) -> Path:
     """Where a case's segmentation goes: ``output`` itself for one case named as a file, else
     ``output/<case>.nii.gz`` (BraTS' submission naming)."""
-    from cyclegan_mri.data.nifti import is_nifti
 
     if single and is_nifti(output):
         return output
@@ -106,7 +106,6 @@ def output_path(case: Case, output: Path, single: bool) -> Path:
 def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
                  overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND) -> list[Path]:
     """Segment one case folder, or every case folder under ``source``; the files written."""
-    from cyclegan_mri.data.nifti import is_nifti, save_volume
 
     cases = find_cases(source, require_labels=False)
     output = Path(output)
@@ -141,8 +140,6 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
                           write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP) -> tuple[dict, str]:
     """Segment and score the cases ``cases_to_score`` picks; the results (as ``evaluation.json`` holds them) and
     a description of what was scored."""
-    from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
-    from cyclegan_mri.data.nifti import save_volume
 
     segmenter = load_segmenter(run)
     options = segmenter.options

@@ -14,8 +14,8 @@ import keras
 import tensorflow as tf
 
 from cyclegan_mri.data.protocol import TrainingSet, load_training_data
-from cyclegan_mri.devices import (is_xla_failure, make_strategy, precision as precision_policy, resolve_jit,
-                                  resolve_precision, warn_xla_fallback)
+from cyclegan_mri.devices import is_xla_failure, make_strategy, resolve_jit, resolve_precision, warn_xla_fallback
+from cyclegan_mri.devices import precision as precision_policy
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.base import TranslationModel
 from cyclegan_mri.record import TrainOptions, load_run_options

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cyclegan_mri.translation import baselines
 from cyclegan_mri.data import pairing
 from cyclegan_mri.data.dataset import read_dataset
 from cyclegan_mri.data.images import encode_png, to_uint8, with_channels
+from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import Slice
 from cyclegan_mri.domains import TUTORIAL, Domains
-from cyclegan_mri.translation.inference import load_generators, model_channels, translate_slices
-from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.metrics import summarize
 from cyclegan_mri.rundir import RunDir, write_atomic
+from cyclegan_mri.translation import baselines
+from cyclegan_mri.translation.inference import load_generators, model_channels, translate_slices
 
 
 @dataclass

@@ -8,15 +8,23 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cyclegan_mri.data.images import (decode_image, encode_png, is_image_name, to_intensity, to_model_range,
-                                     to_uint8, with_channels)
 from cyclegan_mri.data import nifti
+from cyclegan_mri.data.images import (
+    decode_image,
+    encode_png,
+    is_image_name,
+    to_intensity,
+    to_model_range,
+    to_uint8,
+    with_channels,
+)
 from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.networks import layers  # noqa: F401  registers InstanceNormalization for loading
 from cyclegan_mri.record import load_run_options
-from cyclegan_mri.rundir import RunDir
+from cyclegan_mri.rundir import RunDir, write_atomic
+from cyclegan_mri.volumetric.inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
 
 
 def generator_paths(run: RunDir) -> dict[str, Path]:
@@ -103,9 +111,9 @@ def translate_volume(generator, image, plane: str = "axial", progress: str | Non
                         "translate them with a run trained with --channels 1")
     data = np.asarray(image.get_fdata(dtype=np.float32))
     scaling = Scaling.of(data, image.get_filename() or "volume")
-    slices = scaling.to_slices(to_slices(data, image.affine, plane))
+    slices = scaling.to_slices(nifti.to_slices(data, image.affine, plane))
     translated = np.stack(translate_slices(generator, list(slices), progress=progress))
-    return float32_like(scaling.to_volume(from_slices(translated, image.affine, plane)), image)
+    return nifti.float32_like(scaling.to_volume(nifti.from_slices(translated, image.affine, plane)), image)
 
 
 def translate_path(generator: keras.Model, source: str | Path, target: str | Path, plane: str = "axial",
@@ -118,8 +126,6 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
     ``cyclegan_mri.data.nifti``), as a volume with a sliding window (``overlap``, ``blend``, and the run's
     ``spacing``) for a 3D one (see ``cyclegan_mri.volumetric.inference``). Returns the files written.
     """
-    from cyclegan_mri.rundir import write_atomic
-    from cyclegan_mri.volumetric.inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
 
     source, target = Path(source), Path(target)
     volumetric = is_volumetric(generator)

@@ -22,10 +22,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from cyclegan_mri.data.nifti import float32_like, read_volume, save_volume
 from cyclegan_mri.data.volume_data import PreparedVolume, prepare_volume
 from cyclegan_mri.errors import DataError
+from cyclegan_mri.metrics import score
 from cyclegan_mri.sliding_window import sliding_window_inference
-from cyclegan_mri.data.nifti import float32_like, read_volume
 
 DEFAULT_OVERLAP = 0.5
 DEFAULT_BLEND = "gaussian"
@@ -61,7 +62,6 @@ def translate_file(generator: keras.Model, source: str | os.PathLike, target: st
                    spacing: tuple[float, float, float] | None = None, overlap: float = DEFAULT_OVERLAP,
                    blend: str = DEFAULT_BLEND) -> Path:
     """Translate one NIfTI file into ``target`` (written whole or not at all)."""
-    from cyclegan_mri.data.nifti import save_volume
 
     image = read_volume(source)
     translated = translate_image(generator, image, spacing, overlap, blend, progress=f"translating {Path(source).name}")
@@ -75,8 +75,6 @@ def score_pair(generator: keras.Model, source: str | os.PathLike, target: str | 
     """Scores of the translation of ``source`` against its aligned ``target`` (and of the identity), on the
     model's 0-255 scale, and the (source, target) arrays as prepared; with ``write_to``, the translation is
     also saved there on the source's grid."""
-    from cyclegan_mri.metrics import score
-    from cyclegan_mri.data.nifti import save_volume
 
     source_image = read_volume(source)
     prepared = prepare_volume(source_image, spacing, source)
