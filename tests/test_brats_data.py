@@ -9,6 +9,7 @@ import pytest
 from conftest import reoriented
 
 from cyclegan_mri.data import brats
+from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.data.phantoms import write_brats_cases
 
@@ -168,9 +169,10 @@ def test_rotation_and_flips_keep_image_and_labels_together():
 
 def test_an_epoch_is_the_same_whether_or_not_training_resumed_before_it(cases_2020):
     data = brats.load_segmentation_data(cases_2020, (16, 16, 16), report=None)
-    straight = list(data.dataset(batch_size=2, seed=5, first_epoch=0, epochs=2, flip=True))
-    resumed = list(data.dataset(batch_size=2, seed=5, first_epoch=1, epochs=1, flip=True))
-    assert len(straight) == 2 * data.steps_per_epoch(2) == 4
+    options = TrainOptions(model="vox2vox", batch=2, seed=5, augment=True)
+    straight = list(data.dataset(options, first_epoch=0, epochs=2))
+    resumed = list(data.dataset(options, first_epoch=1, epochs=1))
+    assert len(straight) == 2 * data.steps_per_epoch(options) == 4
     image, one_hot = straight[0]
     assert image.shape == (2, 16, 16, 16, 4) and one_hot.shape == (2, 16, 16, 16, 4)
     np.testing.assert_array_equal(np.sum(one_hot, axis=-1), 1.0)

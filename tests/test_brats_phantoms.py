@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.cli.phantoms import main
 from cyclegan_mri.data.phantoms import BRATS_CONTRASTS, CSF, DEFAULT_SHAPE, GREY_MATTER, WHITE_MATTER, brats_case, \
-    default_affine, head_labels, main, write_brats_cases
+    default_affine, head_labels, write_brats_cases
 
 ENHANCING = {"2020": 4, "2023": 3}
 NECROSIS, EDEMA = 1, 2

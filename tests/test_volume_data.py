@@ -9,7 +9,8 @@ from cyclegan_mri.data.volume_data import (Volume, load_volume, load_volume_doma
                                            steps_per_epoch)
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import DataError
-from cyclegan_mri.data.phantoms import CSF, WHITE_MATTER, default_affine, head_labels, head_phantom, main, \
+from cyclegan_mri.cli.phantoms import main
+from cyclegan_mri.data.phantoms import CSF, WHITE_MATTER, default_affine, head_labels, head_phantom, \
     write_volume_pairs
 
 SMALL = (16, 18, 12)

@@ -69,7 +69,8 @@ def test_a_translated_volume_has_the_input_shape_affine_and_a_float32_header(lps
     import nibabel as nib
 
     from cyclegan_mri.networks import build_generator
-    from cyclegan_mri.data.nifti import save_volume, translate_volume
+    from cyclegan_mri.data.nifti import save_volume
+    from cyclegan_mri.translation.inference import translate_volume
 
     translated = translate_volume(build_generator("unet", (32, 28, 1), 4), lps_volume)
     save_volume(translated, tmp_path / "t2.nii.gz")
@@ -81,7 +82,7 @@ def test_a_translated_volume_has_the_input_shape_affine_and_a_float32_header(lps
 
 
 def test_with_an_identity_generator_an_8bit_volume_comes_back_unchanged(lps_volume):
-    from cyclegan_mri.data.nifti import translate_volume
+    from cyclegan_mri.translation.inference import translate_volume
 
     translated = translate_volume(identity_generator((217, 181)), lps_volume)
     np.testing.assert_allclose(translated.get_fdata(), lps_volume.get_fdata(), atol=1e-3)
@@ -89,7 +90,8 @@ def test_with_an_identity_generator_an_8bit_volume_comes_back_unchanged(lps_volu
 
 def test_with_an_identity_generator_only_the_documented_scaling_and_resizing_remain(lps_volume):
     from cyclegan_mri.data.images import to_intensity, to_model_range
-    from cyclegan_mri.data.nifti import Scaling, from_slices, to_slices, translate_volume
+    from cyclegan_mri.data.nifti import Scaling, from_slices, to_slices
+    from cyclegan_mri.translation.inference import translate_volume
 
     # A 12-bit-like volume: percentile scaling applies; a 64x48 model: every slice is resized there and back.
     values = lps_volume.get_fdata() * 13.0 + 200.5
@@ -108,7 +110,7 @@ def test_with_an_identity_generator_only_the_documented_scaling_and_resizing_rem
 def test_slice_then_stack_is_lossless_for_8bit_volumes(lps_volume, tmp_path):
     import nibabel as nib
 
-    from cyclegan_mri.data.nifti import main
+    from cyclegan_mri.cli.volumes import main
 
     path = tmp_path / "t1.nii.gz"
     nib.save(lps_volume, str(path))
