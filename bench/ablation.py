@@ -8,7 +8,7 @@ decay, augmentation); each variant changes one of them back to the tutorial's.
 Every variant trains with ``--holdout --seed 0`` under the same time budget and
 the same ``--epochs`` (so the learning-rate schedule has the same shape), then
 is scored on the 9 held-out pairs as ``bench/quality.py`` does. Writes
-``reports/ablation.md`` and ``reports/ablation.json``. Running it again resumes
+``reports/ablation.md`` and ``reports/ablation.json`` (with the command). Running it again resumes
 each variant's run and skips finished ones.
 """
 
@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.quality import train_and_score, trained_so_far  # noqa: E402
+from cyclegan_mri.benchmarks.quality import train_and_score, trained_so_far  # noqa: E402
 from cyclegan_mri.domains import TUTORIAL  # noqa: E402
 from cyclegan_mri.rundir import write_atomic  # noqa: E402
 
@@ -81,7 +84,8 @@ def main() -> int:
         rows[name] = {**{d: {k: r[k] for k in ("psnr", "ssim", "nmse")} for d, r in results.items()},
                       "epochs": epochs, "minutes": minutes, "flags": flags}
         reports = Path(args.reports)
-        write_atomic(reports / "ablation.json", json.dumps(rows, indent=2) + "\n")
+        command = " ".join(["python bench/ablation.py", *map(shlex.quote, sys.argv[1:])])
+        write_atomic(reports / "ablation.json", json.dumps({"command": command, **rows}, indent=2) + "\n")
         write_atomic(reports / "ablation.md", markdown(rows, args.minutes, args.epochs))
     print((Path(args.reports) / "ablation.md").read_text())
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -94,7 +95,8 @@ def main() -> int:
         ratio = f"{median / whole:.2f}" if whole else "-"
         print(f"| {height}x{width} | {median:.3f} | {ratio} | {rows[f'{height}x{width}']['pixels_per_second']:,.0f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"flags": flags, "cpu": cpu, "rows": rows}, indent=2))
+        command = " ".join(["python bench/crop_cost.py", *map(shlex.quote, sys.argv[1:])])
+        Path(args.json).write_text(json.dumps({"command": command, "flags": flags, "cpu": cpu, "rows": rows}, indent=2))
     return 0
 
 

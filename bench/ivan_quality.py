@@ -4,50 +4,36 @@ classical fusions, over seeds.
     python bench/ivan_quality.py [--seeds 0 1] [--fusion-seeds 0 1] [--minutes 30] [--fusion-minutes 10]
                                  [--fusion-epochs N] [--task both] [train.py flags]
 
-Each seed trains a synthesis run (``OUT-seedS``, ``bench/quality.py``'s ``IVAN_FLAGS``: ``--preset cpu``)
-within ``--minutes`` and a fusion run (``OUT-fusion-seedS``, the same flags and ``--task fusion``) within
-``--fusion-minutes``, both with ``--holdout``; training ends at the first epoch end past the budget, and a
-run that has spent its budget is only scored again. So seeds can train in parallel processes (one core
-each: ``taskset -c 0 python bench/ivan_quality.py --seeds 0 --no-report &`` ...), and a last run over all
-seeds writes ``reports/ivan.json`` and ``reports/ivan.md``: each score's mean [min, max] over the seeds.
+Each seed trains a synthesis run (``OUT-seedS``, ``IVAN_FLAGS`` of ``cyclegan_mri.benchmarks.quality``:
+``--preset cpu``) within ``--minutes`` and a fusion run (``OUT-fusion-seedS``, the same flags and ``--task
+fusion``) within ``--fusion-minutes``, both with ``--holdout``; training ends at the first epoch end past the
+budget, and a run that has spent its budget is only scored again. So seeds can train in parallel processes
+(one core each: ``taskset -c 0 python bench/ivan_quality.py --seeds 0 --no-report &`` ...), and a last run
+over all seeds writes ``reports/ivan.json`` and ``reports/ivan.md``: each score's mean [min, max] over the
+seeds, with this command and each run's ``train.py`` flags as it ran them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import quality  # noqa: E402
-from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source, training_fingerprints  # noqa: E402
-from cyclegan_mri.fusion.inference import evaluate_fusion  # noqa: E402
+from cyclegan_mri.benchmarks.quality import TITLES, ivan_fusion_scores, ivan_scores, summary  # noqa: E402
+from cyclegan_mri.cli.train import parse_train_args, train_options  # noqa: E402
 from cyclegan_mri.fusion.metrics import FUSION_METRICS  # noqa: E402
 from cyclegan_mri.record import TrainOptions  # noqa: E402
-from cyclegan_mri.cli.train import parse_train_args, train_options  # noqa: E402
-from cyclegan_mri.rundir import RunDir, write_atomic  # noqa: E402
-from cyclegan_mri.training.guards import TimeBudget  # noqa: E402
-from cyclegan_mri.training.trainer import train  # noqa: E402
+from cyclegan_mri.rundir import write_atomic  # noqa: E402
+from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source  # noqa: E402
 
 METRICS = ("psnr", "ssim", "nmse")
-
-
-def fusion_scores(out: str, data: str, minutes: float, source, extra: list[str], seed: int) -> dict:
-    """A fusion run trained within ``minutes`` (resumed, or only scored, when it exists), scored on the pairs."""
-    flags = [*quality.IVAN_FLAGS, "--task", "fusion", *extra, "--out", out, "--data", data, "--holdout",
-             "--seed", str(seed), "--verbose", "2"]
-    options = train_options(parse_train_args(flags))
-    run = RunDir.at(out)
-    left = minutes - quality.trained_so_far(run)[1]
-    if left > 0 or not run.generators.is_dir():
-        train(options, extra_callbacks=[TimeBudget(max(left, 0.0))])
-    epochs, spent = quality.trained_so_far(run)
-    return {**evaluate_fusion(run, source, training_fingerprints(options))["fusion"], "epochs": epochs,
-            "minutes": spent, "flags": flags}
 
 
 def cell(summary: dict, digits: int) -> str:
@@ -67,10 +53,10 @@ def report(synthesis: dict, fusion: dict, baselines: dict, seeds: list[int], com
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for direction in ("t1_to_t2", "t2_to_t1"):
             s = synthesis[direction]
-            lines.append(f"| {quality.TITLES[direction]} | iVAN | {cell(s['psnr'], 2)} | {cell(s['ssim'], 3)} | "
+            lines.append(f"| {TITLES[direction]} | iVAN | {cell(s['psnr'], 2)} | {cell(s['ssim'], 3)} | "
                          f"{cell(s['nmse'], 4)} | {cell(s['epochs'], 0)} | {cell(s['minutes'], 1)} |")
             for name, b in baselines[direction].items():
-                lines.append(f"| {quality.TITLES[direction]} | {name} | {b['psnr']:.2f} | {b['ssim']:.3f} | "
+                lines.append(f"| {TITLES[direction]} | {name} | {b['psnr']:.2f} | {b['ssim']:.3f} | "
                              f"{b['nmse']:.4f} | - | - |")
         lines += [""]
     if fusion:
@@ -103,7 +89,7 @@ def main() -> int:
                              "preset's")
     parser.add_argument("--task", choices=("both", "synthesis", "fusion"), default="both")
     parser.add_argument("--no-report", action="store_true", help="train and score only (seeds in parallel)")
-    parser.add_argument("--reports", default=str(ROOT.parent / "reports"))
+    parser.add_argument("--reports", default=str(ROOT / "reports"))
     args, extra = parser.parse_known_args()
 
     data = TrainOptions.data if "--data" not in extra else extra[extra.index("--data") + 1]
@@ -112,29 +98,28 @@ def main() -> int:
     fusion_extra = [*extra, *(["--epochs", str(args.fusion_epochs)] if args.fusion_epochs else [])]
     if args.task in ("both", "synthesis"):
         for seed in args.seeds:
-            synthesis_runs[seed] = quality.ivan_scores(f"{args.out}-seed{seed}", data, args.minutes, source,
-                                                       extra, seed)
+            synthesis_runs[seed] = ivan_scores(f"{args.out}-seed{seed}", data, args.minutes, source, extra, seed)
     if args.task in ("both", "fusion"):
         for seed in args.fusion_seeds or args.seeds:
-            fusion_runs[seed] = fusion_scores(f"{args.out}-fusion-seed{seed}", data, args.fusion_minutes, source,
-                                              fusion_extra, seed)
+            fusion_runs[seed] = ivan_fusion_scores(f"{args.out}-fusion-seed{seed}", data, args.fusion_minutes,
+                                                   source, fusion_extra, seed)
     if args.no_report:
         return 0
     baselines = baseline_scores(source)
-    synthesis = {direction: {key: quality.summary([r[direction][key] for r in synthesis_runs.values()])
+    synthesis = {direction: {key: summary([r[direction][key] for r in synthesis_runs.values()])
                              for key in (*METRICS, "epochs", "minutes")} | {"flags": next(iter(
                                  synthesis_runs.values()))[direction]["flags"]}
                  for direction in ("t1_to_t2", "t2_to_t1")} if synthesis_runs else {}
     fusion = {}
     if fusion_runs:
         runs = list(fusion_runs.values())
-        fusion = {key: quality.summary([r[key] for r in runs]) for key in (*FUSION_METRICS, "epochs", "minutes")}
-        fusion["decomposition"] = {key: quality.summary([r["decomposition"][key] for r in runs])
+        fusion = {key: summary([r[key] for r in runs]) for key in (*FUSION_METRICS, "epochs", "minutes")}
+        fusion["decomposition"] = {key: summary([r["decomposition"][key] for r in runs])
                                    for key in runs[0]["decomposition"]}
         fusion.update(baselines=runs[0]["baselines"], sources=runs[0]["sources"], flags=runs[0]["flags"],
                       seeds=[str(seed) for seed in fusion_runs],
                       reference=train_options(parse_train_args(runs[0]["flags"])).fusion_reference)
-    command = " ".join(["python bench/ivan_quality.py", *sys.argv[1:]])
+    command = " ".join(["python bench/ivan_quality.py", *map(shlex.quote, sys.argv[1:])])
     results = {"command": command, "seeds": args.seeds, "synthesis": synthesis, "fusion": fusion,
                "baselines": baselines,
                "per_seed": {"synthesis": {str(k): v for k, v in synthesis_runs.items()},

@@ -7,8 +7,9 @@ Every variant runs in its own process (so peak memory is its own) from the same
 initial weights (seed 0) on the same batches of the real data, and is timed
 after a warm-up step that includes tracing and compilation. Images per second
 counts the T1 and the T2 images of a step: (4 + 4) / median step time. The
-CPU's model and feature flags are printed and recorded with the figures: on a
-CPU, whether bfloat16 pays depends on them (``cyclegan_mri.devices``).
+CPU's model and feature flags are printed and recorded with the figures and the
+command (``--json``): on a CPU, whether bfloat16 pays depends on them
+(``cyclegan_mri.devices``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))
 
 # name: (step, precision, xla, what it shows)
 VARIANTS = {
@@ -50,8 +52,8 @@ def measure(step_kind: str, precision: str, xla: str, size: tuple[int, int], bat
     from cyclegan_mri.data.pipeline import unpaired_dataset
     from cyclegan_mri.devices import resolve_jit, resolve_precision
     from cyclegan_mri.record import TrainOptions
+    from cyclegan_mri.benchmarks.plain_loop import make_plain_step
     from cyclegan_mri.training.trainer import build_model
-    from plain_loop import make_plain_step
 
     gpu = bool(tf.config.list_physical_devices("GPU"))
     precision = resolve_precision(precision)
@@ -191,6 +193,8 @@ def main() -> int:
         result = {"variants": rows, "size": args.size, "batch": args.batch, "steps": args.steps, "cpu": cpu}
     print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.json:
+        command = " ".join(["python bench/train_speed.py", *map(shlex.quote, sys.argv[1:])])
+        result = {"command": command, **result}
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -11,7 +11,8 @@ timed steps at batch 1 on random patches of phantom volumes. A size that does
 not finish within ``--timeout`` seconds, or runs out of memory, is reported so.
 The sliding-window figure translates one phantom volume of ``--volume`` voxels
 with the model of the first patch size (random weights: the cost does not
-depend on them), at overlap 0.5.
+depend on them), at overlap 0.5. ``--json PATH`` writes the figures with this
+command.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -126,7 +128,9 @@ def main() -> int:
                 rows.append({"patch": label, "filters": args.filters, "error": reason})
         print(json.dumps(rows[-1]), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpu": info["model"], "rows": rows}, indent=2) + "\n")
+        command = " ".join(["python bench/volumes3d.py", *map(shlex.quote, sys.argv[1:])])
+        Path(args.json).write_text(json.dumps({"command": command, "cpu": info["model"], "rows": rows}, indent=2)
+                                   + "\n")
     return 0
 
 

@@ -7,8 +7,8 @@ For each seed, in its own process and one after another: ``train.py --model
 vox2vox --preset cpu --holdout-cases 4 --seed S`` on the same phantom cases
 (written once by ``python -m cyclegan_mri.phantoms brats``), then
 ``evaluate.py``. Every seed holds out the same 4 cases (the held-out draw does
-not depend on the seed). Writes ``reports/vox2vox_demo.json`` (per seed: wall
-time of training, mean Dice and HD95 per region; over seeds: mean and range)
+not depend on the seed). Writes ``reports/vox2vox_demo.json`` (the command; per
+seed: wall time of training, mean Dice and HD95 per region; over seeds: mean and range)
 and ``reports/vox2vox_demo.png`` (one axial slice of a held-out case through its
 tumour: the four contrasts, the truth and the first seed's prediction).
 """
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -102,8 +103,9 @@ def main() -> int:
             values = [r["mean"][region][metric] for r in runs]
             summary.setdefault(region, {})[metric] = {"mean": sum(values) / len(values), "min": min(values),
                                                       "max": max(values)}
-    report = {"cpu": cpu_model(), "cores": os.cpu_count(), "cases": args.cases, "held_out": args.holdout,
-              "runs": runs, "over_seeds": summary}
+    command = " ".join(["python bench/vox2vox_demo.py", *map(shlex.quote, sys.argv[1:])])
+    report = {"command": command, "cpu": cpu_model(), "cores": os.cpu_count(), "cases": args.cases,
+              "held_out": args.holdout, "runs": runs, "over_seeds": summary}
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     figure(args.out / f"seed{args.seeds[0]}", data, args.report.with_suffix(".png"))

@@ -8,7 +8,7 @@ through the trainer (``build_model``), two warm-up steps are taken (tracing
 and compilation), then ``--steps`` timed steps on random inputs and one-hot
 labels (the cost does not depend on the values). Reports seconds per step,
 patches per second and, on a GPU, the peak GPU memory; writes
-``reports/vox2vox_speed.json``.
+``reports/vox2vox_speed.json`` (with the command).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -82,8 +83,9 @@ def main() -> int:
                       {"precision": precision, "xla": xla == "on", "error": done.stderr.strip().splitlines()[-1][:300]})
             print(result, flush=True)
             results.append(result)
-    report = {"patch": args.patch, "filters": args.filters, "batch": args.batch, "steps": args.steps,
-              "results": results}
+    command = " ".join(["python bench/vox2vox_speed.py", *map(shlex.quote, sys.argv[1:])])
+    report = {"command": command, "patch": args.patch, "filters": args.filters, "batch": args.batch,
+              "steps": args.steps, "results": results}
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -11,19 +11,15 @@ starts both loops from the same state (weights and optimizer slots) and
 checks that they then agree.
 """
 
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, trained_weights, weight_difference
+from conftest import trained_weights, weight_difference
+from cyclegan_mri.benchmarks.plain_loop import make_plain_step
 from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.training.trainer import build_model
-
-sys.path.insert(0, str(ROOT / "bench"))
-from plain_loop import make_plain_step  # noqa: E402
 
 SIZE = (24, 20)
 NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")

@@ -1,4 +1,5 @@
-"""bench/quality.py: a held-out run scored against the baselines, written as a report."""
+"""The quality protocol (cyclegan_mri.benchmarks, run by bench/quality.py): a held-out run scored against the
+baselines, written as a report."""
 
 import json
 import subprocess
@@ -17,11 +18,13 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((reports / "quality.json").read_text())
+    assert results.pop("command").startswith("python bench/quality.py --out ")
     for direction in ("t1_to_t2", "t2_to_t1"):
         assert len(results[direction]["per_image"]) == 9
         assert set(results[direction]["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
         assert 0 < results[direction]["own_lookup_table"]["psnr"] < 60
         assert len(results[direction]["pix2pix"]["per_image"]) == 9 and results[direction]["pix2pix"]["epochs"] == 1
+        assert "--holdout" in results[direction]["pix2pix"]["flags"]
         assert (tmp_path / f"run-pix2pix-{direction}" / "generators" / f"{direction}.keras").exists()
         assert (reports / f"quality_{direction}.png").stat().st_size > 0
     report = (reports / "quality.md").read_text()
@@ -46,6 +49,7 @@ def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
          "--image-size", "16", "16", "--filters", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((reports / "ablation.json").read_text())
+    assert rows.pop("command").startswith("python bench/ablation.py --out ")
     assert list(rows) == ["no augmentation"]
     row = rows["no augmentation"]
     assert row["epochs"] == 1 and "--no-augment" in row["flags"] and "--pool-size" in row["flags"]
@@ -56,8 +60,7 @@ def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
 
 
 def test_the_seed_report_gives_each_scores_mean_and_range_and_whether_a_variant_lies_within_it():
-    sys.path.insert(0, str(ROOT))
-    from bench.seeds import report, summary
+    from cyclegan_mri.benchmarks.seeds import report, summary
 
     def scores(psnr: list[float], ssim: list[float]) -> dict:
         return {"psnr": summary(psnr), "ssim": summary(ssim)}
@@ -75,8 +78,7 @@ def test_the_seed_report_gives_each_scores_mean_and_range_and_whether_a_variant_
 
 
 def test_time_to_quality_milestones_are_the_first_minutes_a_score_was_reached():
-    sys.path.insert(0, str(ROOT))
-    from bench.quality import milestones
+    from cyclegan_mri.benchmarks.quality import milestones
 
     baselines = {"identity": {"psnr": 10.0, "ssim": 0.0}, "lookup_table": {"psnr": 20.0, "ssim": 0.8}}
     curve = [{"minutes": 2.0, "psnr": 12.0, "ssim": 0.3}, {"minutes": 4.0, "psnr": 16.0, "ssim": 0.5},
@@ -87,8 +89,7 @@ def test_time_to_quality_milestones_are_the_first_minutes_a_score_was_reached():
 
 
 def test_over_seeds_the_report_shows_each_scores_mean_range_and_every_seeds_milestones():
-    sys.path.insert(0, str(ROOT))
-    from bench.quality import over_seeds, seeds_markdown
+    from cyclegan_mri.benchmarks.quality import over_seeds, seeds_markdown
 
     baselines = {"identity": {"psnr": 10.0, "ssim": 0.0}, "lookup_table": {"psnr": 20.0, "ssim": 0.8}}
 
@@ -112,19 +113,17 @@ def test_over_seeds_the_report_shows_each_scores_mean_range_and_every_seeds_mile
 
 
 def test_train_py_flags_pass_through_even_where_they_begin_like_the_protocols_own():
-    sys.path.insert(0, str(ROOT))
-    from bench.quality import build_parser
+    from cyclegan_mri.benchmarks.quality import build_parser
 
     args, train_flags = build_parser().parse_known_args(["--seed", "3", "--minutes", "5"])
     assert train_flags == ["--seed", "3"] and args.seeds is None and args.minutes == 5
 
 
 def test_a_generator_that_maps_each_intensity_alone_is_its_own_lookup_table(tmp_path):
-    sys.path.insert(0, str(ROOT))
     import keras
     import numpy as np
 
-    from bench.quality import own_lookup_table_scores
+    from cyclegan_mri.benchmarks.quality import own_lookup_table_scores
     from cyclegan_mri.data.sources import Slice
     from cyclegan_mri.translation.evaluation import Source
     from cyclegan_mri.translation.inference import translate_slices

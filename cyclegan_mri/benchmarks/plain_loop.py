@@ -2,8 +2,8 @@
 
 Six separate generator calls and four discriminator calls, ``keras.losses``
 binary cross-entropy and ``tf.reduce_mean`` L1 terms, a persistent tape and
-four ``apply_gradients``, float32 and no XLA unless asked. Only the benchmark
-and the equivalence test use it; training never does.
+four ``apply_gradients``, float32 and no XLA unless asked. Only ``bench/train_speed.py``
+and the equivalence test (``tests/test_fast_path.py``) use it; training never does.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import tensorflow as tf
 from cyclegan_mri.models.cyclegan import CycleGAN
 
 
-def make_plain_step(model: CycleGAN, jit_compile: bool = False):
-    """A ``tf.function`` performing the tutorial's step on ``model``'s networks and optimizers."""
+def make_plain_step(model: CycleGAN, jit_compile: bool = False) -> tf.types.experimental.PolymorphicFunction:
+    """A ``tf.function`` performing the tutorial's step on ``model``'s networks and optimizers: called with a
+    batch of each domain, it updates all four networks and returns the four losses by the model's names."""
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
     g, f = model.generator_g, model.generator_f
     d_x, d_y = model.discriminator_x, model.discriminator_y
