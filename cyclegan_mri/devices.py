@@ -8,7 +8,7 @@ units: with them, oneDNN's bfloat16 convolutions ran twice as fast as float32
 ones on a 2-core AVX512-BF16 machine; with oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``)
 they were no faster than float32, and with oneDNN capped below the bfloat16
 instructions (``ONEDNN_MAX_CPU_ISA=AVX512_CORE``, as on a CPU without them)
-2.8 times slower (README, "Speed and hardware").
+2.8 times slower (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise UserError("--strategy multiworker needs TF_CONFIG describing the cluster and this worker's "
-                            "index (see the README)")
+                            "index (see docs/performance.md, several GPUs and machines)")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError as error:
