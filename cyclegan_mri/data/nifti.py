@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,6 +51,11 @@ PLANES = {
 }
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 GEOMETRY_FILE = "volume.json"
+# What reading the voxels of a broken file raises. nibabel reads the header on load but the voxels only when
+# asked, so a file cut short or corrupt passes ``read_volume`` and fails here: EOFError (a .nii.gz cut short),
+# zlib.error (a corrupt deflate stream), OSError (a .nii cut short, a bad gzip header or CRC), ValueError (data
+# that does not fill the header's shape).
+VOXEL_READ_ERRORS = (EOFError, zlib.error, OSError, ValueError)
 
 
 def is_nifti(path: str | Path) -> bool:
@@ -82,6 +88,21 @@ def read_volume(path: str | Path):
     if 0 in shape:
         raise DataError(f"{path}: the volume is empty (shape {shape})")
     return image
+
+
+def voxels(image, path: str | Path | None = None) -> np.ndarray:
+    """A NIfTI image's voxel values as float32 (the header's scale slope and intercept applied), or a one-line
+    DataError naming the file when its data cannot be read (a truncated or corrupt file).
+
+    Every read of voxel data in the package goes through here, so that a broken file is one line wherever it
+    is read. The image keeps no copy (``caching="unchanged"``): callers hold the array as long as they need it.
+    """
+    try:
+        return np.asarray(image.get_fdata(dtype=np.float32, caching="unchanged"))
+    except VOXEL_READ_ERRORS as error:
+        where = path or image.get_filename() or "volume"
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise DataError(f"{where}: the voxel data cannot be read, the file is truncated or corrupt ({reason})") from None
 
 
 def _reorder(affine: np.ndarray, plane: str):
@@ -130,7 +151,7 @@ def slice_volume(path: str | Path, folder: str | Path, plane: str = "axial") -> 
     """Write a volume's slices along ``plane`` as 8-bit PNGs plus ``volume.json``, for ``stack_slices``."""
 
     image = read_volume(path)
-    data = np.asarray(image.get_fdata(dtype=np.float32))
+    data = voxels(image, path)
     scaling = Scaling.of(data, path)
     slices = scaling.to_slices(to_slices(data, image.affine, plane))
     folder = Path(folder)

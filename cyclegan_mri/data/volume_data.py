@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cyclegan_mri.data.intensity import Scaling
-from cyclegan_mri.data.nifti import is_nifti, read_volume
+from cyclegan_mri.data.nifti import is_nifti, read_volume, voxels
 from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import folder_role, sort_key
 from cyclegan_mri.domains import GENERIC, TUTORIAL, Domains
@@ -147,7 +147,7 @@ def to_canonical(image, data: np.ndarray | None = None) -> tuple[np.ndarray, np.
 
     disk = orientations.io_orientation(image.affine)
     forward = orientations.ornt_transform(disk, orientations.axcodes2ornt("RAS"))
-    values = np.asarray(image.get_fdata(dtype=np.float32)) if data is None else np.asarray(data)
+    values = voxels(image) if data is None else np.asarray(data)
     canonical = orientations.apply_orientation(values, forward)
     affine = np.asarray(image.affine, np.float64) @ orientations.inv_ornt_aff(forward, image.shape)
     return canonical, affine, orientations.ornt_transform(orientations.axcodes2ornt("RAS"), disk)

@@ -109,7 +109,7 @@ def translate_volume(generator, image, plane: str = "axial", progress: str | Non
     if model_channels(generator) != 1:
         raise UserError("this run's generators translate colour images (--channels 3); volumes are grayscale: "
                         "translate them with a run trained with --channels 1")
-    data = np.asarray(image.get_fdata(dtype=np.float32))
+    data = nifti.voxels(image)
     scaling = Scaling.of(data, image.get_filename() or "volume")
     slices = scaling.to_slices(nifti.to_slices(data, image.affine, plane))
     translated = np.stack(translate_slices(generator, list(slices), progress=progress))
