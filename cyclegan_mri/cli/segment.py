@@ -16,7 +16,8 @@ def parser() -> argparse.ArgumentParser:
         description="Segment a case folder (its contrasts as <case>_t1.nii.gz, _t1ce, _t2, _flair or "
                     "<case>-t1n.nii.gz, -t1c, -t2w, -t2f), or every case folder under a folder, with a run "
                     "trained by `train.py --model vox2vox`. Each segmentation is a uint8 NIfTI volume in the "
-                    "dataset's own label values (0 1 2 4 or 0 1 2 3), on the input's exact grid and affine.",
+                    "case's own label values (enhancing tumour as 4 in a 2020-named case, as 3 in a 2023-named one, "
+                    "whichever naming the run trained on), on the input's exact grid and affine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_out_argument(p, "whose generators/segmenter.keras segments")
     p.add_argument("--input", required=True, metavar="PATH", help="a case folder, or a folder of case folders")

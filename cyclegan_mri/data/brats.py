@@ -15,7 +15,15 @@ Labels. The label values of a run (``classes``) are listed background first;
 a voxel of value ``classes[k]`` is class ``k``. By default they are the BraTS
 set the files use: {0, 1, 2, 4} (2020: necrotic core, edema, enhancing
 tumour) or {0, 1, 2, 3} (2023, enhancing tumour stored as 3). A value outside
-the set is an error, not a silent background.
+the set is an error, not a silent background. Labels stored as floats are
+read as the label they round to, within ``LABEL_TOLERANCE`` (a float32
+``_seg`` file may hold 3.9999998 for 4, or a scale slope in its header).
+
+A case's own convention. A case's label values follow its naming, so a run
+trained on one BraTS convention applies to cases of the other: ``case_classes``
+gives the run's classes in the case's values (enhancing tumour 4 in a 2020-named
+case, 3 in a 2023-named one), which segmentations are written in and truth is
+read in.
 
 Intensities. Each contrast is z-scored over its non-zero voxels (BraTS volumes
 are skull-stripped, background exactly 0), as the official Vox2Vox code does;
@@ -45,7 +53,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume
+from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume, voxels
 from cyclegan_mri.data.sources import sort_key
 from cyclegan_mri.data.volume_data import pad_to_patch, to_canonical
 from cyclegan_mri.domains import SEGMENTATION, Domains
@@ -66,6 +74,11 @@ ALIASES = {alias: name for name, pair in SUFFIXES.items() if name != "seg" for a
 AFFINE_TOLERANCE = 1e-3
 # Room around the brain's bounding box kept when a training case is cropped (voxels).
 CROP_MARGIN = 4
+# How far a stored label value may lie from a whole number and still be read as it: float32 rounding and a header's
+# scale slope move a label by far less, while a resampled (interpolated) label volume holds values far from any.
+LABEL_TOLERANCE = 1e-3
+# At most this many unexpected label values are named in an error.
+NAMED_VALUES = 5
 _SUFFIX = re.compile(r"[_-]([a-z0-9]+)$")
 
 
@@ -213,22 +226,44 @@ def z_score(volume: np.ndarray, path: str | os.PathLike) -> np.ndarray:
 
 
 def read_labels(case: Case, image, classes: Sequence[int]) -> np.ndarray:
-    """The label volume ``image`` of ``case`` on its own grid, as class indices, or a one-line error for values
-    outside ``classes``."""
-    values = np.asarray(image.get_fdata(dtype=np.float32))
+    """The label volume ``image`` of ``case`` on its own grid, as class indices, or a one-line error naming the
+    file and the values that are not within ``LABEL_TOLERANCE`` of one of ``classes``."""
+    values = voxels(image, case.label)
     rounded = np.rint(values)
-    if not np.array_equal(values, rounded):
-        raise DataError(f"{case.label}: label values must be whole numbers")
-    lookup = np.full(256, 255, np.uint8)
-    lookup[list(classes)] = np.arange(len(classes), dtype=np.uint8)
-    inside = (rounded >= 0) & (rounded <= 255)
-    found = np.unique(rounded)
-    unknown = [int(v) for v in found if v not in classes]
-    if unknown or not inside.all():
-        raise DataError(f"{case.label}: label values {', '.join(map(str, unknown))} are outside the run's "
+    # Off by more than the tolerance: a value rounding to a known label is still no label (2.5 is not 2 or 3).
+    off = np.abs(values - rounded) > LABEL_TOLERANCE
+    if off.any():
+        odd = np.unique(values[off])
+        raise DataError(f"{case.label}: label values {_named(odd)} are not whole numbers (a label volume holds "
+                        f"{{{', '.join(map(str, classes))}}}; was it resampled with interpolation?)")
+    unknown = [v for v in np.unique(rounded) if v not in classes]
+    if unknown:
+        raise DataError(f"{case.label}: label values {_named(unknown)} are outside the run's "
                         f"{{{', '.join(map(str, classes))}}}; pass --classes with every label value, background "
                         "first")
+    lookup = np.full(256, 255, np.uint8)
+    lookup[list(classes)] = np.arange(len(classes), dtype=np.uint8)
     return lookup[rounded.astype(np.int64)]
+
+
+def _named(values: Sequence[float]) -> str:
+    """Up to ``NAMED_VALUES`` label values as an error names them: whole numbers without a decimal point."""
+    shown = [f"{v:g}" if float(v) != int(v) else str(int(v)) for v in list(values)[:NAMED_VALUES]]
+    more = f" (and {len(values) - NAMED_VALUES} more)" if len(values) > NAMED_VALUES else ""
+    return ", ".join(shown) + more
+
+
+def case_classes(classes: Sequence[int], case: Case) -> tuple[int, ...]:
+    """The run's ``classes`` in ``case``'s own label values: when they are one BraTS label set and the case is
+    named in the other BraTS convention, each class takes its value in the case's convention (enhancing tumour
+    4 <-> 3); any other label set, or a case of the run's own convention, keeps them as they are."""
+    classes = tuple(int(c) for c in classes)
+    own = default_classes([case])
+    for brats in (BRATS_2020_LABELS, BRATS_2023_LABELS):
+        if set(classes) == set(brats) and brats != own:
+            # Position in the BraTS set is the meaning (background, NCR, ED, ET), whatever order the run lists.
+            return tuple(own[brats.index(c)] for c in classes)
+    return classes
 
 
 def read_case(case: Case, contrasts: Sequence[str], classes: Sequence[int] | None = None,

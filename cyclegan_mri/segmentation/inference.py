@@ -4,13 +4,15 @@ A case goes through the training's map (``brats.read_case``: canonical voxel
 order, each contrast z-scored over its brain), the segmenter slides over it in
 windows of its training patch (``sliding_window.sliding_window_inference``,
 padding with background, Gaussian blending of the class probabilities), each
-voxel takes its most probable class, and the classes become the run's label
-values, back in the input's voxel order. The result is a uint8 volume on the
+voxel takes its most probable class, and the classes become label values in
+the case's own convention (``brats.case_classes``: a run trained on 2020-named
+cases writes enhancing tumour as 3 into a 2023-named case, and the reverse),
+back in the input's voxel order. The result is a uint8 volume on the
 input's exact grid, with its affine and header: it overlays the case in any
 viewer and is what BraTS' evaluation expects.
 
 Scores (``segmentation_metrics``): Dice and HD95 in mm per region, per case
-and averaged, with the run's held-out cases told apart from those it trained on.
+and averaged, truth and segmentation both read in the case's own label values, with the run's held-out cases told apart from those it trained on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cyclegan_mri.data.brats import Case, CaseVolumes, find_cases, read_case
+from cyclegan_mri.data.brats import Case, CaseVolumes, case_classes, find_cases, read_case
 from cyclegan_mri.data.nifti import is_nifti, save_volume, volume_like
 from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.errors import UserError
@@ -65,12 +67,16 @@ class Segmenter:
                 labels: bool = False, progress: str | None = None) -> tuple[np.ndarray, CaseVolumes]:
         """The predicted classes of ``case`` in canonical order, and the case as read (with its truth when
         ``labels``)."""
-        volumes = read_case(case, self.options.contrasts, self.options.classes, labels=labels)
+        volumes = read_case(case, self.options.contrasts, self.case_classes(case), labels=labels)
         return self.classes(volumes.image, overlap, blend, progress=progress), volumes
 
-    def label_values(self, classes: np.ndarray) -> np.ndarray:
-        """Class indices as the run's label values (uint8)."""
-        return np.asarray(self.options.classes, np.uint8)[classes]
+    def case_classes(self, case: Case) -> tuple[int, ...]:
+        """The run's classes in ``case``'s own label values (``brats.case_classes``)."""
+        return case_classes(self.options.classes, case)
+
+    def label_values(self, classes: np.ndarray, case: Case) -> np.ndarray:
+        """Class indices as ``case``'s label values (uint8)."""
+        return np.asarray(self.case_classes(case), np.uint8)[classes]
 
 
 def load_segmenter(run: RunDir) -> Segmenter:
@@ -118,7 +124,7 @@ def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | 
     for case in cases:
         predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}")
         target = output_path(case, output, len(cases) == 1)
-        labels = volumes.to_source_grid(segmenter.label_values(predicted))
+        labels = volumes.to_source_grid(segmenter.label_values(predicted, case))
         save_volume(segmentation_image(labels, volumes.reference), target)
         written.append(target)
     return written
@@ -149,12 +155,14 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
     rows = []
     for case in cases:
         predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}")
-        # Both in canonical order, where ``spacing`` gives each axis's voxel size.
-        scores = segmentation_scores(segmenter.label_values(volumes.classes), segmenter.label_values(predicted),
-                                     regions, volumes.spacing)
+        # Both in canonical order, where ``spacing`` gives each axis's voxel size, and in the case's own label
+        # values, whose regions are the run's regions in that convention (ET is 3 or 4).
+        scores = segmentation_scores(segmenter.label_values(volumes.classes, case),
+                                     segmenter.label_values(predicted, case),
+                                     regions_for(segmenter.case_classes(case)), volumes.spacing)
         rows.append({"name": case.name, "seen_in_training": case.name in trained, **scores})
         if write_segmentations:
-            labels = volumes.to_source_grid(segmenter.label_values(predicted))
+            labels = volumes.to_source_grid(segmenter.label_values(predicted, case))
             save_volume(segmentation_image(labels, volumes.reference),
                         run.root / SEGMENTATIONS / f"{case.name}.nii.gz")
     results = {"segmentation": {"regions": {name: list(values) for name, values in regions.items()},
