@@ -10,7 +10,8 @@ vox2vox --preset cpu --holdout-cases 4 --seed S`` on the same phantom cases
 not depend on the seed). Writes ``reports/vox2vox_demo.json`` (the command; per
 seed: wall time of training, mean Dice and HD95 per region; over seeds: mean and range)
 and ``reports/vox2vox_demo.png`` (one axial slice of a held-out case through its
-tumour: the four contrasts, the truth and the first seed's prediction).
+tumour: the four contrasts, the truth and the first seed's prediction, captioned
+as a synthetic phantom).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def figure(run_dir: Path, data: Path, path: Path) -> None:
               for c, name in enumerate(segmenter.options.contrasts)]
     panels += [("Truth", label_colours(np.rot90(volumes.classes[:, :, z]))),
                ("Predicted", label_colours(np.rot90(predicted[:, :, z])))]
-    save_sample_grid(path, panels, title=f"{case.name} (held out), axial slice {z}")
+    # The cases are phantoms: the caption says so, so the figure is never read as a real patient's.
+    save_sample_grid(path, panels, title=f"synthetic phantom {case.name} (held out), axial slice {z}")
 
 
 def main() -> int:

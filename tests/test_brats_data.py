@@ -28,13 +28,13 @@ def test_cases_are_found_in_either_naming_at_any_depth(tmp_path):
     write_brats_cases(tmp_path / "2023", 2, shape=SHAPE, naming="2023")
     old = brats.find_cases(tmp_path / "2020")
     new = brats.find_cases(tmp_path / "2023")
-    assert [c.name for c in old] == ["BraTS20_Training_001", "BraTS20_Training_002"]
+    assert [c.name for c in old] == ["Phantom20_Case_001", "Phantom20_Case_002"]
     assert [c.naming for c in old + new] == ["2020", "2020", "2023", "2023"]
     assert sorted(old[0].files) == sorted(new[0].files) == sorted(brats.CONTRASTS)
     assert new[0].files["t1ce"].name.endswith("-t1c.nii.gz") and new[0].label.name.endswith("-seg.nii.gz")
     assert brats.default_classes(old) == (0, 1, 2, 4) and brats.default_classes(new) == (0, 1, 2, 3)
     # One case folder given directly is a data set of one case.
-    assert [c.name for c in brats.find_cases(old[1].folder)] == ["BraTS20_Training_002"]
+    assert [c.name for c in brats.find_cases(old[1].folder)] == ["Phantom20_Case_002"]
 
 
 def test_channels_pick_and_order_the_contrasts_in_either_naming():
@@ -84,14 +84,14 @@ def spoil_case(root, case_name, contrast, data=None, affine=None):
 
 
 @pytest.mark.parametrize("spoil, message", [
-    (lambda root: next((root / "BraTS20_Training_002").glob("*_flair.nii.gz")).unlink(),
-     "BraTS20_Training_002: no flair volume"),
-    (lambda root: next((root / "BraTS20_Training_001").glob("*_seg.nii.gz")).unlink(), "no label volume"),
-    (lambda root: spoil_case(root, "BraTS20_Training_001", "t2", data=np.ones((20, 24, 17), np.float32)),
+    (lambda root: next((root / "Phantom20_Case_002").glob("*_flair.nii.gz")).unlink(),
+     "Phantom20_Case_002: no flair volume"),
+    (lambda root: next((root / "Phantom20_Case_001").glob("*_seg.nii.gz")).unlink(), "no label volume"),
+    (lambda root: spoil_case(root, "Phantom20_Case_001", "t2", data=np.ones((20, 24, 17), np.float32)),
      "the t2 volume is 20x24x17 voxels but t1 is 20x24x18"),
-    (lambda root: spoil_case(root, "BraTS20_Training_003", "t1ce", affine=np.diag([2.0, 1, 1, 1])),
+    (lambda root: spoil_case(root, "Phantom20_Case_003", "t1ce", affine=np.diag([2.0, 1, 1, 1])),
      "the t1ce volume has another affine than t1"),
-    (lambda root: spoil_case(root, "BraTS20_Training_001", "seg", data=np.full(SHAPE, 3, np.uint8)),
+    (lambda root: spoil_case(root, "Phantom20_Case_001", "seg", data=np.full(SHAPE, 3, np.uint8)),
      "label values 3 are outside the run's {0, 1, 2, 4}"),
 ], ids=["missing contrast", "missing label", "shapes differ", "affines differ", "unknown label"])
 def test_bad_cases_are_one_line_errors(spoil, message, tmp_path):
@@ -103,8 +103,8 @@ def test_bad_cases_are_one_line_errors(spoil, message, tmp_path):
 
 def test_other_label_sets_pass_with_classes(tmp_path):
     write_brats_cases(tmp_path, 2, shape=SHAPE)
-    spoil_case(tmp_path, "BraTS20_Training_001", "seg", data=np.where(
-        np.asarray(nib.load(next((tmp_path / "BraTS20_Training_001").glob("*_seg*"))).dataobj) > 0, 7, 0).astype(
+    spoil_case(tmp_path, "Phantom20_Case_001", "seg", data=np.where(
+        np.asarray(nib.load(next((tmp_path / "Phantom20_Case_001").glob("*_seg*"))).dataobj) > 0, 7, 0).astype(
         np.uint8))
     data = brats.load_segmentation_data(tmp_path, (16, 16, 16), classes=(0, 7, 1, 2, 4), report=None)
     assert data.classes == (0, 7, 1, 2, 4) and len(data.class_weights) == 5

@@ -8,7 +8,7 @@ import pytest
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.cli.phantoms import main
 from cyclegan_mri.data.phantoms import BRATS_CONTRASTS, CSF, DEFAULT_SHAPE, GREY_MATTER, WHITE_MATTER, brats_case, \
-    default_affine, head_labels, write_brats_cases
+    brats_case_name, default_affine, head_labels, write_brats_cases
 
 ENHANCING = {"2020": 4, "2023": 3}
 NECROSIS, EDEMA = 1, 2
@@ -126,26 +126,26 @@ def test_a_bad_case_request_is_a_user_error(arguments):
 
 
 EXPECTED_FILES = {
-    "2020": ["BraTS20_Training_001/BraTS20_Training_001_flair.nii.gz",
-             "BraTS20_Training_001/BraTS20_Training_001_seg.nii.gz",
-             "BraTS20_Training_001/BraTS20_Training_001_t1.nii.gz",
-             "BraTS20_Training_001/BraTS20_Training_001_t1ce.nii.gz",
-             "BraTS20_Training_001/BraTS20_Training_001_t2.nii.gz",
-             "BraTS20_Training_002/BraTS20_Training_002_flair.nii.gz",
-             "BraTS20_Training_002/BraTS20_Training_002_seg.nii.gz",
-             "BraTS20_Training_002/BraTS20_Training_002_t1.nii.gz",
-             "BraTS20_Training_002/BraTS20_Training_002_t1ce.nii.gz",
-             "BraTS20_Training_002/BraTS20_Training_002_t2.nii.gz"],
-    "2023": ["BraTS-GLI-00000-000/BraTS-GLI-00000-000-seg.nii.gz",
-             "BraTS-GLI-00000-000/BraTS-GLI-00000-000-t1c.nii.gz",
-             "BraTS-GLI-00000-000/BraTS-GLI-00000-000-t1n.nii.gz",
-             "BraTS-GLI-00000-000/BraTS-GLI-00000-000-t2f.nii.gz",
-             "BraTS-GLI-00000-000/BraTS-GLI-00000-000-t2w.nii.gz",
-             "BraTS-GLI-00001-000/BraTS-GLI-00001-000-seg.nii.gz",
-             "BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz",
-             "BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1n.nii.gz",
-             "BraTS-GLI-00001-000/BraTS-GLI-00001-000-t2f.nii.gz",
-             "BraTS-GLI-00001-000/BraTS-GLI-00001-000-t2w.nii.gz"],
+    "2020": ["Phantom20_Case_001/Phantom20_Case_001_flair.nii.gz",
+             "Phantom20_Case_001/Phantom20_Case_001_seg.nii.gz",
+             "Phantom20_Case_001/Phantom20_Case_001_t1.nii.gz",
+             "Phantom20_Case_001/Phantom20_Case_001_t1ce.nii.gz",
+             "Phantom20_Case_001/Phantom20_Case_001_t2.nii.gz",
+             "Phantom20_Case_002/Phantom20_Case_002_flair.nii.gz",
+             "Phantom20_Case_002/Phantom20_Case_002_seg.nii.gz",
+             "Phantom20_Case_002/Phantom20_Case_002_t1.nii.gz",
+             "Phantom20_Case_002/Phantom20_Case_002_t1ce.nii.gz",
+             "Phantom20_Case_002/Phantom20_Case_002_t2.nii.gz"],
+    "2023": ["Phantom-GLI-00001-000/Phantom-GLI-00001-000-seg.nii.gz",
+             "Phantom-GLI-00001-000/Phantom-GLI-00001-000-t1c.nii.gz",
+             "Phantom-GLI-00001-000/Phantom-GLI-00001-000-t1n.nii.gz",
+             "Phantom-GLI-00001-000/Phantom-GLI-00001-000-t2f.nii.gz",
+             "Phantom-GLI-00001-000/Phantom-GLI-00001-000-t2w.nii.gz",
+             "Phantom-GLI-00002-000/Phantom-GLI-00002-000-seg.nii.gz",
+             "Phantom-GLI-00002-000/Phantom-GLI-00002-000-t1c.nii.gz",
+             "Phantom-GLI-00002-000/Phantom-GLI-00002-000-t1n.nii.gz",
+             "Phantom-GLI-00002-000/Phantom-GLI-00002-000-t2f.nii.gz",
+             "Phantom-GLI-00002-000/Phantom-GLI-00002-000-t2w.nii.gz"],
 }
 # The file suffix of each contrast in each naming.
 SUFFIXES = {"2020": dict(t1="_t1", t1ce="_t1ce", t2="_t2", flair="_flair"),
@@ -192,13 +192,13 @@ def test_written_cases_take_a_given_affine_and_refuse_bad_requests(tmp_path):
 def test_the_brats_command_writes_case_folders_and_refuses_zero_cases(tmp_path, capsys):
     assert main(["brats", str(tmp_path), "--cases", "3", "--shape", "24", "28", "20", "--seed", "7",
                  "--naming", "2023"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"BraTS-GLI-{i:05d}-000" for i in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"Phantom-GLI-{i:05d}-000" for i in range(1, 4)]
     assert all(len(list(folder.glob("*.nii.gz"))) == 5 for folder in tmp_path.iterdir())
     output = capsys.readouterr().out
     assert output.count("\n") == 1 and "wrote 3" in output
     assert main(["brats", str(tmp_path / "default")]) == 0
     defaults = sorted(p.name for p in (tmp_path / "default").iterdir())
-    assert defaults == [f"BraTS20_Training_{i:03d}" for i in range(1, 5)]
+    assert defaults == [f"Phantom20_Case_{i:03d}" for i in range(1, 5)]
     with pytest.raises(UserError, match="--cases"):
         main(["brats", str(tmp_path / "none"), "--cases", "0"])
     with pytest.raises(SystemExit) as stop:
@@ -209,3 +209,14 @@ def test_the_brats_command_writes_case_folders_and_refuses_zero_cases(tmp_path, 
         main(["brats", "--help"])
     help_text = capsys.readouterr().out
     assert all(flag in help_text for flag in ("--cases", "--shape", "--seed", "--naming"))
+
+
+def test_no_phantom_case_carries_a_real_data_sets_case_name(tmp_path):
+    """A synthetic case must never be taken for (or reported as) a real one: its name says it is a phantom, while
+    keeping the separator and file suffixes of its naming, which is what the loader reads."""
+    for naming, separator in (("2020", "_"), ("2023", "-")):
+        names = [brats_case_name(index, naming) for index in (0, 1, 99, 999)]
+        assert all(name.startswith("Phantom") and "brats" not in name.lower() for name in names)
+        assert len(set(names)) == len(names)
+        (folder,) = write_brats_cases(tmp_path / naming, 1, shape=(16, 16, 16), naming=naming)
+        assert all(path.name.startswith(folder.name + separator) for path in folder.iterdir())

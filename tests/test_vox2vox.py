@@ -80,7 +80,7 @@ def test_train_resume_segment_and_evaluate(cases, tmp_path, capsys):
     # A case stored in another voxel order is segmented onto its own grid, in the dataset's label values.
     case = tmp_path / "case"
     case.mkdir()
-    for path in (cases / "data" / "BraTS20_Training_002").iterdir():
+    for path in (cases / "data" / "Phantom20_Case_002").iterdir():
         if not path.name.endswith("_seg.nii.gz"):
             nib.save(reoriented(nib.load(path), ("S", "P", "R")), case / path.name)
     assert segment.main(["--out", str(out), "--input", str(case), "--output", str(tmp_path / "seg.nii.gz")]) == 0
@@ -92,7 +92,7 @@ def test_train_resume_segment_and_evaluate(cases, tmp_path, capsys):
     # A folder of cases gives a folder of <case>.nii.gz.
     assert segment.main(["--out", str(out), "--input", str(cases / "data"), "--output", str(tmp_path / "all")]) == 0
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
-        f"BraTS20_Training_00{i}.nii.gz" for i in (1, 2, 3)]
+        f"Phantom20_Case_00{i}.nii.gz" for i in (1, 2, 3)]
 
     assert evaluate.main(["--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "evaluation.json").read_text())["segmentation"]

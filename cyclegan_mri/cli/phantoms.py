@@ -26,9 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             f"with the 2023 naming), with {VOXEL_MM:g} mm voxels.")
     brats.add_argument("folder", metavar="DIR", help="where the case folders are written")
     brats.add_argument("--naming", choices=sorted(BRATS_FILES), default="2020",
-                       help="folder and file names and labels of BraTS 2020 (BraTS20_Training_001/..._t1ce.nii.gz, "
-                            "enhancing tumour 4) or BraTS 2023 (BraTS-GLI-00000-000/...-t1c.nii.gz, enhancing "
-                            "tumour 3) (default: %(default)s)")
+                       help="file naming and labels of BraTS 2020 (Phantom20_Case_001/..._t1ce.nii.gz, enhancing "
+                            "tumour 4) or BraTS 2023 (Phantom-GLI-00001-000/...-t1c.nii.gz, enhancing tumour 3) "
+                            "(default: %(default)s)")
     for command, what in ((volumes, "head"), (brats, "case")):
         command.add_argument("--cases", type=int, default=4, metavar="N",
                              help=f"how many {what}s (default: %(default)s)")

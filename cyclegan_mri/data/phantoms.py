@@ -25,10 +25,11 @@ field and noise, and all four aligned with the segmentation.
 as ``DIR/t1/case{i}.nii.gz`` and ``DIR/t2/case{i}.nii.gz``.
 
 ``write_brats_cases`` (``python -m cyclegan_mri.phantoms brats DIR --cases N
---naming 2020|2023``) writes N BraTS cases, one folder each, named as the BraTS 2020 training data
-(``BraTS20_Training_001/BraTS20_Training_001_{t1,t1ce,t2,flair,seg}.nii.gz``,
-labels 0, 1, 2, 4) or as BraTS 2023 (``BraTS-GLI-00000-000/BraTS-GLI-00000-000-{t1n,t1c,t2w,t2f,seg}.nii.gz``,
-labels 0, 1, 2, 3).
+--naming 2020|2023``) writes N BraTS-style cases, one folder each, in the file naming of BraTS 2020
+(``Phantom20_Case_001/Phantom20_Case_001_{t1,t1ce,t2,flair,seg}.nii.gz``, labels 0, 1, 2, 4) or of BraTS
+2023 (``Phantom-GLI-00001-000/Phantom-GLI-00001-000-{t1n,t1c,t2w,t2f,seg}.nii.gz``, labels 0, 1, 2, 3).
+The case names keep each naming's separator and file suffixes, which is what the loader reads, but never a
+real data set's case name, so that no synthetic case can be taken for (or reported as) a real one.
 """
 
 from __future__ import annotations
@@ -256,14 +257,15 @@ def write_volume_pairs(folder: str | os.PathLike, cases: int, shape: Sequence[in
 
 def brats_case_name(index: int, naming: str = "2020") -> str:
     """The folder name of case ``index`` (from 0) in ``naming``, which is also the first part of its file names."""
-    return f"BraTS20_Training_{index + 1:03d}" if naming == "2020" else f"BraTS-GLI-{index:05d}-000"
+    # "Phantom" where BraTS names its data set: the shape of a real name, never a real case's name.
+    return f"Phantom20_Case_{index + 1:03d}" if naming == "2020" else f"Phantom-GLI-{index + 1:05d}-000"
 
 
 def write_brats_cases(folder: str | os.PathLike, cases: int, shape: Sequence[int] = DEFAULT_SHAPE, seed: int = 0,
                       naming: str = "2020", affine: np.ndarray | None = None) -> list[Path]:
-    """Write one folder per case ``i`` (the BraTS case of seed ``seed + i``), named as the BraTS 2020 training
-    data (``BraTS20_Training_001/BraTS20_Training_001_{t1,t1ce,t2,flair,seg}.nii.gz``, labels 0, 1, 2, 4) or as
-    BraTS 2023 (``BraTS-GLI-00000-000/BraTS-GLI-00000-000-{t1n,t1c,t2w,t2f,seg}.nii.gz``, labels 0, 1, 2, 3):
+    """Write one folder per case ``i`` (the BraTS case of seed ``seed + i``) in the BraTS 2020 file naming
+    (``Phantom20_Case_001/Phantom20_Case_001_{t1,t1ce,t2,flair,seg}.nii.gz``, labels 0, 1, 2, 4) or the 2023 one
+    (``Phantom-GLI-00001-000/Phantom-GLI-00001-000-{t1n,t1c,t2w,t2f,seg}.nii.gz``, labels 0, 1, 2, 3):
     float32 images and a uint8 segmentation, all with ``affine`` (default: ``default_affine(shape)``).
     Return the case folders."""
     import nibabel as nib
