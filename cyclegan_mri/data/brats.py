@@ -247,8 +247,9 @@ def read_labels(case: Case, image, classes: Sequence[int]) -> np.ndarray:
 
 
 def _named(values: Sequence[float]) -> str:
-    """Up to ``NAMED_VALUES`` label values as an error names them: whole numbers without a decimal point."""
-    shown = [f"{v:g}" if float(v) != int(v) else str(int(v)) for v in list(values)[:NAMED_VALUES]]
+    """Up to ``NAMED_VALUES`` label values as an error names them: whole numbers without a decimal point (NaN and
+    infinity as themselves)."""
+    shown = [str(int(v)) if float(v).is_integer() else f"{float(v):g}" for v in list(values)[:NAMED_VALUES]]
     more = f" (and {len(values) - NAMED_VALUES} more)" if len(values) > NAMED_VALUES else ""
     return ", ".join(shown) + more
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cyclegan_mri.data.brats import Case, CaseVolumes, case_classes, find_cases, read_case
+from cyclegan_mri.data.brats import Case, CaseVolumes, case_classes, default_classes, find_cases, read_case
 from cyclegan_mri.data.nifti import is_nifti, save_volume, volume_like
 from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.errors import UserError
@@ -71,8 +71,9 @@ class Segmenter:
         return self.classes(volumes.image, overlap, blend, progress=progress), volumes
 
     def case_classes(self, case: Case) -> tuple[int, ...]:
-        """The run's classes in ``case``'s own label values (``brats.case_classes``)."""
-        return case_classes(self.options.classes, case)
+        """The run's classes in ``case``'s own label values (``brats.case_classes``); a run that recorded none
+        takes the case's BraTS set."""
+        return case_classes(self.options.classes or default_classes([case]), case)
 
     def label_values(self, classes: np.ndarray, case: Case) -> np.ndarray:
         """Class indices as ``case``'s label values (uint8)."""
