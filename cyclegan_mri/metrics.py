@@ -46,6 +46,23 @@ def score(target: np.ndarray, prediction: np.ndarray, channel_axis: int | None |
             "nmse": nmse(target, prediction)}
 
 
+def masked_score(target: np.ndarray, prediction: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """PSNR, SSIM and NMSE of a grayscale slice inside ``mask`` (a boolean array of its shape, not empty): PSNR and
+    NMSE over the masked pixels' errors; SSIM the mean of scikit-image's SSIM map over them (each pixel's window
+    still sees its neighbours outside the mask)."""
+    target, prediction, mask = np.asarray(target, np.float64), np.asarray(prediction, np.float64), np.asarray(mask, bool)
+    if target.shape != prediction.shape or target.shape != mask.shape:
+        raise ValueError(f"shapes differ: target {target.shape}, prediction {prediction.shape}, mask {mask.shape}")
+    if not mask.any():
+        raise ValueError("the mask is empty")
+    error = (target - prediction)[mask]
+    mse = float(np.mean(error ** 2))
+    _, ssim_map = structural_similarity(target, prediction, data_range=DATA_RANGE, full=True)
+    return {"psnr": float("inf") if mse == 0 else float(10 * np.log10(DATA_RANGE ** 2 / mse)),
+            "ssim": float(np.mean(ssim_map[mask])),
+            "nmse": float(np.sum(error ** 2) / np.sum(target[mask] ** 2))}
+
+
 def summarize(names: Sequence[str], targets: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> dict:
     """Mean scores and the per-image ones: ``{"psnr", "ssim", "nmse", "per_image": [...]}``; the means are None
     when there is nothing to score."""

@@ -30,6 +30,10 @@ class TrainOptions:
     batch: int = 4
     image_size: tuple[int, int] = (220, 184)
     crop: tuple[int, int] | None = None
+    # Slices cut from NIfTI volumes (a 2D model on a --data folder of volumes): the anatomical plane, and whether an
+    # unpaired model takes both contrasts of every subject (else its domains come from disjoint subjects).
+    plane: str = "axial"
+    same_subjects: bool = False
     # None until the data is read: then the names it implies (or --domains) and its channel count.
     domains: tuple[str, str] | None = None
     channels: int | None = None

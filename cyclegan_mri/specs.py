@@ -44,14 +44,16 @@ RECORDED_SETTINGS = ("contrasts", "held_out")
 COMMON_IDENTITY = ("model", "filters", "domains")
 
 # Groups of settings that several models take.
-SLICE_SETTINGS = ("image_size", "crop", "channels", "holdout")
+SLICE_SETTINGS = ("image_size", "crop", "channels", "holdout", "plane", "holdout_cases", "min_foreground")
+# Unpaired 2D models on volumes: whether both contrasts of every subject are taken (else disjoint subjects).
+UNPAIRED_SLICE_SETTINGS = ("same_subjects",)
 ADVERSARIAL_SETTINGS = ("generator", "discriminator", "gan_loss")
 CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
 STRUCTURE_SETTINGS = ("lambda_structure", "structure")
 NCE_SETTINGS = ("lambda_nce", "nce_temperature", "nce_patches")
 VOLUME_SETTINGS = ("patch", "spacing", "min_foreground", "pad_volumes", "patches_per_epoch", "padding")
 # What a 2D network's shape depends on, beside COMMON_IDENTITY; a checkpoint made with other values does not fit.
-SLICE_IDENTITY = ("image_size", "crop", "channels", "generator", "discriminator", "holdout")
+SLICE_IDENTITY = ("image_size", "crop", "channels", "generator", "discriminator", "holdout", "plane", "holdout_cases")
 
 # Architectures by name, as ``cyclegan_mri.networks`` registers them (a test keeps the two in step).
 GENERATORS_2D = ("tutorial", "resnet6", "resnet9", "unet", "contrast")
@@ -183,8 +185,8 @@ register(ModelSpec(
     name="cyclegan", model_class="cyclegan_mri.models.cyclegan:CycleGAN", kind=SLICES,
     help="unpaired, both directions (the tutorial)",
     data="cyclegan_mri.data.dataset:TrainingData",
-    takes=(*SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *STRUCTURE_SETTINGS),
-    identity=(*SLICE_IDENTITY, "pool_size"),
+    takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *STRUCTURE_SETTINGS),
+    identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS, "pool_size"),
     arguments={**SLICE_ARGUMENTS, "lambda_cycle": "lambda_cycle", "lambda_identity": "lambda_identity",
                "pool_size": "pool_size", "lambda_structure": "lambda_structure", "structure": "structure"},
     presets={"cpu": SLICES_CPU}, generators=GENERATORS_2D, discriminators=DISCRIMINATORS_2D,
@@ -210,8 +212,8 @@ for _name, _epochs in (("cut", 400), ("fastcut", 200)):
         help=("unpaired, one contrastive one-sided model per direction" if _name == "cut"
               else "CUT without its identity PatchNCE term, with flip equivariance and a PatchNCE weight of 10"),
         data="cyclegan_mri.data.dataset:TrainingData",
-        takes=(*SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *NCE_SETTINGS, *STRUCTURE_SETTINGS),
-        identity=SLICE_IDENTITY,
+        takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *NCE_SETTINGS, *STRUCTURE_SETTINGS),
+        identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS),
         arguments={**SLICE_ARGUMENTS, "variant": "model", "lambda_nce": "lambda_nce",
                    "nce_temperature": "nce_temperature", "nce_patches": "nce_patches",
                    "lambda_structure": "lambda_structure", "structure": "structure"},
@@ -265,7 +267,8 @@ register(ModelSpec(
          "inverse B to A (or, with --task fusion, fuses A and B into one image)",
     data="cyclegan_mri.data.dataset:TrainingData",
     takes=(*SLICE_SETTINGS, "pairs", "task", "blocks", "lambda_forward", "lambda_inverse", "fusion_reference"),
-    identity=("image_size", "crop", "channels", "holdout", "task", "blocks", "fusion_reference"),
+    identity=("image_size", "crop", "channels", "holdout", "plane", "holdout_cases", "task", "blocks",
+              "fusion_reference"),
     arguments={"image_shape": "image_shape", "task": "task", "blocks": "blocks", "growth": "filters",
                "lambda_forward": "lambda_forward", "lambda_inverse": "lambda_inverse", "domains": "run_domains"},
     defaults=dict(generator="ivan", discriminator="none", filters=32, learning_rate=1e-4, beta_1=0.9,

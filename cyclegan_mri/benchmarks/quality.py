@@ -34,8 +34,14 @@ from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.training.guards import TimeBudget
 from cyclegan_mri.training.trainer import train
 from cyclegan_mri.translation.baselines import LookupTable
-from cyclegan_mri.translation.evaluation import (Source, baseline_scores, dataset_source, evaluate, score_pairs,
-                                                 unscored_slices)
+from cyclegan_mri.translation.evaluation import (
+    Source,
+    baseline_scores,
+    dataset_source,
+    evaluate,
+    score_pairs,
+    unscored_slices,
+)
 from cyclegan_mri.translation.inference import load_generators, translate_slices
 
 FIGURE_PAIRS = 3

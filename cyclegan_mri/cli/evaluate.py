@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from cyclegan_mri.cli.args import Parser, add_data_arguments, add_debug_argument, add_out_argument
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.protocol import trained_on
+from cyclegan_mri.data.subjects import is_volume_folder
 from cyclegan_mri.data.volume_data import volume_pairs
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import TrainOptions, load_run_options
@@ -65,6 +66,8 @@ def evaluate_slice_run(args: argparse.Namespace, run, saved: TrainOptions | None
     the baselines."""
     from cyclegan_mri.translation.evaluation import baseline_scores, dataset_source, evaluate, user_pairs
 
+    if not args.pairs and is_volume_folder(args.data or (saved.data if saved else TrainOptions.data)):
+        return evaluate_subject_run(args, run, saved)
     # The run's domains and channels, so that its data is read as it was for training.
     domains, channels = (saved.run_domains, saved.channels) if saved else (None, None)
     if args.pairs:
@@ -79,6 +82,27 @@ def evaluate_slice_run(args: argparse.Namespace, run, saved: TrainOptions | None
         if direction in results:
             results[direction]["baselines"] = scores
     return report(results, source.description, run, args.quiet)
+
+
+def evaluate_subject_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:
+    """``evaluate.py`` for a 2D run on NIfTI volumes: score its held-out subjects (or every subject of another
+    ``--data``), on whole slices and inside the brain mask, beside the baselines."""
+    from cyclegan_mri.translation.evaluation import save_results
+    from cyclegan_mri.translation.subjects import evaluate_subjects, format_subject_table, held_out_line
+
+    if saved is None:
+        raise UserError(f"{run.root}: no run.json, so the subjects the run trained on are unknown; score volumes "
+                        "with the run directory that trained on them")
+    if args.all_pairs:
+        raise UserError("--all-pairs scores the tutorial dataset's pairs; a run on volumes scores its held-out "
+                        "subjects, or every subject of another --data")
+    results, description = evaluate_subjects(run, saved, args.data, write_translations=not args.no_translations)
+    print(f"scored on {description} ({saved.plane} slices, 0-255 window of each volume's 0.5-99.5th percentiles)")
+    print(held_out_line(results))
+    print(format_subject_table(results, per_subject=not args.quiet))
+    save_results(run.evaluation, results)
+    print(f"wrote {run.evaluation}")
+    return 0
 
 
 def report(results: dict, description: str, run, quiet: bool) -> int:

@@ -114,6 +114,19 @@ def train_parser() -> argparse.ArgumentParser:
                      help="temperature of the PatchNCE softmax")
     cut.add_argument("--nce-patches", type=positive_int, default=d.nce_patches,
                      help="locations sampled per encoder layer and image for PatchNCE")
+    real = parser.add_argument_group(
+        "slices from NIfTI volumes (every 2D model, when --data is a folder of volumes: BraTS case folders in the "
+        "2018-2021 or 2023 naming, IXI's IXI-T1/ and IXI-T2/, <subject>_<contrast>.nii.gz files, or t1/ and t2/ "
+        "folders; --domains names the two contrasts, e.g. T1 T2, T1 FLAIR)")
+    real.add_argument("--plane", choices=("axial", "coronal", "sagittal"), default=d.plane,
+                      help="the anatomical plane the volumes are cut along, found from each volume's affine")
+    real.add_argument("--same-subjects", action="store_true",
+                      help="an unpaired model takes both contrasts of every training subject; by default its two "
+                           "domains come from disjoint subjects, so that it is never handed hidden pairs")
+    real.add_argument("--holdout-cases", type=int, default=d.holdout_cases, metavar="K",
+                      help="keep K subjects (cases) out of training for evaluate.py: a fixed draw, the same for "
+                           "every --seed, recorded in run.json; subjects under a test folder are held out as well "
+                           "(default: 0; a resumed run keeps its own). Also --model vox2vox")
     volumes = parser.add_argument_group("volumes (--model cyclegan3d; --patch and --patches-per-epoch also "
                                         "--model vox2vox)")
     volumes.add_argument("--patch", type=positive_int, nargs=3, default=d.patch, metavar=("D", "H", "W"),
@@ -125,7 +138,8 @@ def train_parser() -> argparse.ArgumentParser:
                               "volume's own grid); translations are resampled back to the input's grid")
     volumes.add_argument("--min-foreground", type=float, default=d.min_foreground, metavar="FRACTION",
                          help="draw training patches until at least this fraction of their voxels is brighter than "
-                              "background (up to 20 draws, else the fullest one)")
+                              "background (up to 20 draws, else the fullest one); for a 2D model on volumes, keep "
+                              "the slices with at least this fraction of foreground pixels")
     volumes.add_argument("--pad-volumes", action=argparse.BooleanOptionalAction, default=d.pad_volumes,
                          help="pad volumes smaller than --patch with background; --no-pad-volumes leaves them "
                               "out of training instead (and refuses a patch larger than every volume)")
@@ -145,9 +159,6 @@ def train_parser() -> argparse.ArgumentParser:
                               help="the generalized Dice loss's weight of each class, in --classes order "
                                    "(default: balanced, inversely proportional to each label's voxel count in the "
                                    "training cases, summing to 1; written to run.json)")
-    segmentation.add_argument("--holdout-cases", type=int, default=d.holdout_cases, metavar="K",
-                              help="keep K cases out of training for evaluate.py: a fixed draw, the same for "
-                                   "every --seed, recorded in run.json (default: 0; a resumed run keeps its own)")
     segmentation.add_argument("--lambda-dice", type=float, default=d.lambda_dice, metavar="ALPHA",
                               help="weight of the generalized Dice loss against the adversarial loss")
     segmentation.add_argument("--dropout", type=float, default=d.dropout,

@@ -19,7 +19,9 @@ from cyclegan_mri.data.fetch import ensure_archive
 from cyclegan_mri.data.images import to_model_range
 from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import DomainImages, LoadReport, Slice, load_domains
-from cyclegan_mri.domains import Domains
+from cyclegan_mri.data.subjects import is_volume_folder
+from cyclegan_mri.data.volume_slices import training_slices
+from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
 
 if TYPE_CHECKING:
@@ -43,10 +45,19 @@ class TrainingData:
     channels: int = 1
     report: LoadReport = field(default_factory=LoadReport)
     paired: bool = False
+    #: Cut from volumes: the names of the subjects held out of training (``volume_slices.split_subjects``).
+    held_out: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         a, b = self.domains.names
-        if self.paired:
+        if self.held_out is not None:
+            subjects = [len({s.name.partition(":")[0] for s in side}) for side in (self.a, self.b)]
+            lines = [f"{name}: {len(side)} slices of {count} subjects -> {array.shape}" for name, side, count, array
+                     in zip(self.domains.names, (self.a, self.b), subjects, (self.x, self.y))]
+            lines.append(f"held out: {len(self.held_out)} subjects" + (f" ({', '.join(self.held_out[:4])}"
+                                                                       f"{', ...' if len(self.held_out) > 4 else ''})"
+                                                                       if self.held_out else ""))
+        elif self.paired:
             lines = [f"aligned {a}/{b} pairs: {len(self.a)} -> {self.x.shape} and {self.y.shape}"]
         else:
             lines = [f"{a}: {len(self.a)} images -> {self.x.shape}", f"{b}: {len(self.b)} images -> {self.y.shape}"]
@@ -60,7 +71,14 @@ class TrainingData:
 
     @classmethod
     def load(cls, options: TrainOptions) -> TrainingData:
-        """The slices a run of ``options`` trains on: aligned pairs for a paired model, else both domains."""
+        """The slices a run of ``options`` trains on: aligned pairs for a paired model, else both domains; cut
+        from the volumes when ``--data`` is a folder of NIfTI volumes (``volume_slices``)."""
+        if is_volume_folder(options.data):
+            a, b, split = training_slices(options)
+            domains = Domains.of(options.domains) if options.domains else TUTORIAL
+            return TrainingData(a, b, to_model_range([s.image for s in a], options.image_size),
+                                to_model_range([s.image for s in b], options.image_size), domains,
+                                paired=options.spec.paired, held_out=split.held_out)
         settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
                         domains=_domains(options), channels=options.channels)
         if options.spec.paired:
@@ -70,6 +88,9 @@ class TrainingData:
     @classmethod
     def selection(cls, options: TrainOptions) -> set[str]:
         """Fingerprints of every slice a run of ``options`` trains on, read as ``load`` reads them."""
+        if is_volume_folder(options.data):
+            a, b, _ = training_slices(options)
+            return {fingerprint(s.image) for s in (*a, *b)}
         settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
                         domains=options.run_domains, channels=options.channels)
         if options.spec.paired:
@@ -94,7 +115,10 @@ class TrainingData:
                     epochs=epochs, crop=options.crop)
 
     def decided(self) -> dict:
-        return {"domains": self.domains.names, "channels": self.channels}
+        decided = {"domains": self.domains.names, "channels": self.channels}
+        if self.held_out is not None:
+            decided.update(holdout_cases=len(self.held_out), held_out=self.held_out)
+        return decided
 
 
 def _domains(options: TrainOptions) -> Domains | None:

@@ -17,7 +17,9 @@ from skimage.exposure import match_histograms
 
 
 def identity(image: np.ndarray) -> np.ndarray:
-    return np.asarray(image, dtype=np.uint8)
+    """The input itself (8-bit slices stay 8-bit; floating-point slices cut from volumes stay unrounded)."""
+    image = np.asarray(image)
+    return image.astype(np.uint8) if np.issubdtype(image.dtype, np.integer) else image.astype(np.float32)
 
 
 class HistogramMatching:
@@ -29,15 +31,18 @@ class HistogramMatching:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         flat = np.ravel(image)[None, :]
-        matched = match_histograms(flat, self.reference)
-        return np.clip(np.round(matched), 0, 255).astype(np.uint8).reshape(np.shape(image))
+        matched = np.clip(match_histograms(flat, self.reference), 0, 255).reshape(np.shape(image))
+        if np.issubdtype(np.asarray(image).dtype, np.integer):
+            return np.round(matched).astype(np.uint8)
+        return matched.astype(np.float32)
 
 
 class LookupTable:
     """Per-intensity mean of the aligned targets; intensities never seen are interpolated."""
 
     def __init__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]):
-        source = np.concatenate([np.ravel(s) for s in sources]).astype(np.int64)
+        # Floating-point slices (cut from volumes) are binned to the nearest of the 256 levels.
+        source = np.clip(np.rint(np.concatenate([np.ravel(s) for s in sources])), 0, 255).astype(np.int64)
         target = np.concatenate([np.ravel(t) for t in targets]).astype(np.float64)
         counts = np.bincount(source, minlength=256)
         sums = np.bincount(source, weights=target, minlength=256)
@@ -46,4 +51,5 @@ class LookupTable:
         self.table = np.interp(levels, levels[seen], sums[seen] / counts[seen])
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        return self.table[np.asarray(image, dtype=np.int64)]
+        # Linear between levels, so that a floating-point slice is mapped as smoothly as an 8-bit one.
+        return np.interp(np.asarray(image, np.float64), np.arange(256), self.table)

@@ -1,0 +1,155 @@
+"""2D training data cut from NIfTI volumes: every 2D model trains on real scans straight from their volumes.
+
+Each volume is mapped to the models' 0-255 scale by its own percentile window
+(``intensity.Scaling.of``, the map ``translate.py`` applies to a volume, so that
+a translated volume meets the intensities its model trained on) and cut along
+``--plane`` into floating-point slices: no 8-bit step. A slice is kept when at
+least ``--min-foreground`` of its pixels are brighter than background (5 % of the
+scale), in either contrast of a subject, so that slices of air or of the skull's
+edge do not swamp the epochs.
+
+Subjects, never slices, are split (``split_subjects``): test subjects (under a
+``test`` folder) and ``--holdout-cases K`` of the others (a fixed draw, the same
+for every seed) are held out whole. A paired model trains on both contrasts of
+each training subject, slice by slice (they must share a grid). An unpaired
+model must not be handed hidden pairs, so by default its two domains come from
+disjoint subjects: the training subjects are dealt alternately to A and to B
+(``--same-subjects`` takes both contrasts of every subject instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cyclegan_mri.data import nifti
+from cyclegan_mri.data.intensity import Scaling
+from cyclegan_mri.data.sources import Slice
+from cyclegan_mri.data.subjects import Subject, find_subjects
+from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    from cyclegan_mri.record import TrainOptions
+
+# A pixel is foreground when it is brighter than background by 5% of the 0-255 scale (as volume_data's patches).
+FOREGROUND = 0.05 * 255.0
+# The draw of held-out subjects and of the A/B halves is fixed, the same for every --seed.
+SPLIT_SEED = 20200
+
+
+@dataclass
+class SubjectSlices:
+    """One subject's kept slices: (n, rows, cols) float32 on the 0-255 scale per domain present, the slice
+    indices along the plane, and each slice's foreground mask (of either contrast)."""
+
+    subject: Subject
+    plane: str
+    indices: np.ndarray
+    images: dict[int, np.ndarray]
+    masks: np.ndarray
+
+    def slices(self, side: int) -> list[Slice]:
+        """The kept slices of one domain as ``Slice`` objects named ``<subject>:<plane><index>``."""
+        return [Slice(f"{self.subject.name}:{self.plane}{int(i):03d}", image, str(self.subject.files[side]))
+                for i, image in zip(self.indices, self.images[side])]
+
+
+def windowed_slices(path, plane: str) -> tuple[np.ndarray, object]:
+    """A volume's slices along ``plane``, (n, rows, cols) float32 on the 0-255 scale, and the NIfTI image."""
+    image = nifti.read_volume(path)
+    data = nifti.voxel_data(image, path)
+    scaling = Scaling.of(data, path)
+    return scaling.to_slices(nifti.to_slices(data, image.affine, plane)).astype(np.float32), image
+
+
+def read_subject(subject: Subject, sides: tuple[int, ...], plane: str, min_foreground: float) -> SubjectSlices:
+    """The slices of ``sides`` of one subject with at least ``min_foreground`` foreground in any of them."""
+    stacks, grid = {}, None
+    for side in sides:
+        stacks[side], image = windowed_slices(subject.files[side], plane)
+        if grid is None:
+            grid = (image.shape, np.asarray(image.affine))
+        elif image.shape != grid[0] or not np.allclose(image.affine, grid[1], atol=1e-3):
+            raise DataError(f"{subject.files[side]}: not on the grid of {subject.files[sides[0]]} (shape "
+                            f"{image.shape} vs {grid[0]}, or another affine); the contrasts of a subject must be "
+                            "co-registered to be used as aligned pairs")
+    masks = np.zeros(next(iter(stacks.values())).shape, bool)
+    for stack in stacks.values():
+        masks |= stack > FOREGROUND
+    keep = np.flatnonzero(masks.mean(axis=(1, 2)) >= min_foreground)
+    return SubjectSlices(subject, plane, keep, {side: stacks[side][keep] for side in sides}, masks[keep])
+
+
+def held_out_subjects(subjects: list[Subject], count: int) -> tuple[str, ...]:
+    """The names of ``count`` complete subjects (both contrasts) to hold out: a fixed draw from the sorted names,
+    the same for every seed, so that runs of several seeds are scored on one test set."""
+    complete = sorted(s.name for s in subjects if s.complete and not s.test)
+    if count < 0:
+        raise UserError(f"--holdout-cases must be 0 or more, got {count}")
+    if count > len(complete) - 1 and count:
+        raise UserError(f"--holdout-cases {count}: the data has {len(complete)} training subjects with both "
+                        "contrasts; at least one must be left to train on")
+    chosen = np.random.default_rng(SPLIT_SEED).permutation(len(complete))[:count]
+    return tuple(sorted(complete[i] for i in chosen))
+
+
+@dataclass
+class SubjectSplit:
+    """Which subjects a run trains on, for which domains, and which it holds out."""
+
+    training: list[tuple[Subject, tuple[int, ...]]]
+    held_out: tuple[str, ...]
+    test: list[Subject]
+
+
+def split_subjects(subjects: list[Subject], paired: bool, same_subjects: bool, held_out: tuple[str, ...]
+                   ) -> SubjectSplit:
+    """The training subjects with the domains each gives (see the module doc), the held-out names and the test
+    subjects (the test folder's and the held-out ones that have both contrasts)."""
+    held = set(held_out)
+    training = [s for s in subjects if not s.test and s.name not in held]
+    test = [s for s in subjects if (s.test or s.name in held) and s.complete]
+    if paired:
+        chosen = [(s, (0, 1)) for s in training if s.complete]
+    elif same_subjects:
+        chosen = [(s, tuple(sorted(s.files))) for s in training]
+    else:
+        # Complete subjects are dealt alternately to A and B in a fixed shuffled order; the others give what they have.
+        complete = [s for s in training if s.complete]
+        order = np.random.default_rng(SPLIT_SEED + 1).permutation(len(complete))
+        side_of = {complete[j].name: k % 2 for k, j in enumerate(order)}
+        chosen = [(s, (side_of[s.name],) if s.complete else tuple(s.files)) for s in training]
+    return SubjectSplit(chosen, tuple(sorted(held)), test)
+
+
+def subject_split(options: TrainOptions) -> tuple[list[Subject], SubjectSplit]:
+    """Every subject of ``options.data`` and the split a run of ``options`` trains on (the held-out names from
+    the resumed run when it has them, else drawn)."""
+    domains = Domains.of(options.domains) if options.domains else TUTORIAL
+    subjects = find_subjects(options.data, domains)
+    held_out = (tuple(options.held_out) if options.held_out is not None
+                else held_out_subjects(subjects, options.holdout_cases or 0))
+    return subjects, split_subjects(subjects, options.spec.paired, options.same_subjects, held_out)
+
+
+def training_slices(options: TrainOptions) -> tuple[list[Slice], list[Slice], SubjectSplit]:
+    """The A and B slices a run of ``options`` trains on, and its subject split. Paired: ``a[i]`` lies on
+    ``b[i]``."""
+    if options.channels not in (None, 1):
+        raise UserError("--channels 3: volumes are grayscale; train on them with --channels 1 (the default)")
+    _, split = subject_split(options)
+    a, b = [], []
+    for subject, sides in split.training:
+        read = read_subject(subject, sides, options.plane, options.min_foreground)
+        for side in sides:
+            (a, b)[side].extend(read.slices(side))
+    domains = Domains.of(options.domains) if options.domains else TUTORIAL
+    for side, slices in enumerate((a, b)):
+        if not slices:
+            raise DataError(f"{options.data}: no {domains.names[side]} slices to train on (every training subject's "
+                            f"slices have less than {options.min_foreground:g} foreground, or no training subject "
+                            f"has a {domains.names[side]} volume{' and the other contrast' if options.spec.paired else ''})")
+    return a, b, split
