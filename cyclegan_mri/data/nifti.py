@@ -199,13 +199,3 @@ def save_volume(image, path: str | Path) -> None:
 
     data = image.to_bytes()
     write_atomic(Path(path), gzip.compress(data, mtime=0) if str(path).lower().endswith(".gz") else data)
-
-
-def voxel_data(image, path: str | Path) -> np.ndarray:
-    """A NIfTI image's voxels as float32, or a one-line error naming ``path`` when the file is cut short or
-    corrupt (nibabel reads the header at once but the voxels only here)."""
-    try:
-        return np.asarray(image.get_fdata(dtype=np.float32))
-    except (EOFError, OSError, ValueError) as error:
-        raise DataError(f"{path}: the volume's data cannot be read ({str(error).strip().splitlines()[0][:200]})"
-                        ) from None

@@ -60,7 +60,7 @@ class SubjectSlices:
 def windowed_slices(path, plane: str) -> tuple[np.ndarray, object]:
     """A volume's slices along ``plane``, (n, rows, cols) float32 on the 0-255 scale, and the NIfTI image."""
     image = nifti.read_volume(path)
-    data = nifti.voxel_data(image, path)
+    data = nifti.voxels(image, path)
     scaling = Scaling.of(data, path)
     return scaling.to_slices(nifti.to_slices(data, image.affine, plane)).astype(np.float32), image
 
