@@ -2,7 +2,8 @@
 
 A case goes through the training's map (``brats.read_case``: canonical voxel
 order, each contrast z-scored over its brain), the segmenter slides over it in
-windows of its training patch (``sliding_window.sliding_window_inference``,
+windows (``networks.windows.DEFAULT_WINDOW`` by default, or its training patch;
+several per network call; ``sliding_window.sliding_window_inference``,
 padding with background, Gaussian blending of the class probabilities), each
 voxel takes its most probable class, and the classes become the run's label
 values, back in the input's voxel order. The result is a uint8 volume on the
@@ -16,6 +17,7 @@ and averaged, with the run's held-out cases told apart from those it trained on.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.vox2vox import SEGMENTER
 from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
+from cyclegan_mri.networks.windows import DEFAULT_BATCH, DEFAULT_WINDOW, check_window, fit_window, window_predictor
 from cyclegan_mri.record import TrainOptions, load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
@@ -52,21 +55,27 @@ class Segmenter:
         return tuple(int(n) for n in self.network.input_shape[1:4])
 
     def classes(self, image: np.ndarray, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
-                batch_size: int = 1, progress: str | None = None) -> np.ndarray:
-        """The most probable class of every voxel of a z-scored canonical (D, H, W, C) image, uint8 (D, H, W)."""
-        def predict(batch: np.ndarray) -> np.ndarray:
-            return np.asarray(self.network(batch, training=False))
+                batch_size: int = DEFAULT_BATCH, progress: str | None = None,
+                window: Sequence[int] | None = DEFAULT_WINDOW) -> np.ndarray:
+        """The most probable class of every voxel of a z-scored canonical (D, H, W, C) image, uint8 (D, H, W).
 
-        probabilities = sliding_window_inference(image, self.patch, predict, overlap=overlap, blend=blend,
-                                                 batch_size=batch_size, pad_value=0.0, progress=progress)
+        ``window``: the (D, H, W) size of the windows, multiples of 16 for the U-Net of depth 4, shrunk where
+        the image is smaller (``networks.windows``); None slides the training patch itself. ``batch_size``
+        windows go through the network per call.
+        """
+        window = self.patch if window is None else fit_window(self.network, window, image.shape[:3])
+        probabilities = sliding_window_inference(image, window, window_predictor(self.network, window),
+                                                 overlap=overlap, blend=blend, batch_size=batch_size, pad_value=0.0,
+                                                 progress=progress)
         return np.argmax(probabilities, axis=-1).astype(np.uint8)
 
     def segment(self, case: Case, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
-                labels: bool = False, progress: str | None = None) -> tuple[np.ndarray, CaseVolumes]:
+                labels: bool = False, progress: str | None = None,
+                window: Sequence[int] | None = DEFAULT_WINDOW) -> tuple[np.ndarray, CaseVolumes]:
         """The predicted classes of ``case`` in canonical order, and the case as read (with its truth when
         ``labels``)."""
         volumes = read_case(case, self.options.contrasts, self.options.classes, labels=labels)
-        return self.classes(volumes.image, overlap, blend, progress=progress), volumes
+        return self.classes(volumes.image, overlap, blend, progress=progress, window=window), volumes
 
     def label_values(self, classes: np.ndarray) -> np.ndarray:
         """Class indices as the run's label values (uint8)."""
@@ -104,9 +113,12 @@ def output_path(case: Case, output: Path, single: bool) -> Path:
 
 
 def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
-                 overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND) -> list[Path]:
+                 overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
+                 window: Sequence[int] | None = DEFAULT_WINDOW) -> list[Path]:
     """Segment one case folder, or every case folder under ``source``; the files written."""
 
+    if window is not None:
+        check_window(segmenter.network, window)  # before any case is looked for
     cases = find_cases(source, require_labels=False)
     output = Path(output)
     if len(cases) > 1 and is_nifti(output):
@@ -116,7 +128,7 @@ def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | 
             case.contrast_file(contrast)
     written = []
     for case in cases:
-        predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}")
+        predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}", window=window)
         target = output_path(case, output, len(cases) == 1)
         labels = volumes.to_source_grid(segmenter.label_values(predicted))
         save_volume(segmentation_image(labels, volumes.reference), target)
@@ -137,7 +149,8 @@ def cases_to_score(data: str | os.PathLike, options: TrainOptions, all_cases: bo
 
 
 def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool = False,
-                          write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP) -> tuple[dict, str]:
+                          write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP,
+                          window: Sequence[int] | None = DEFAULT_WINDOW) -> tuple[dict, str]:
     """Segment and score the cases ``cases_to_score`` picks; the results (as ``evaluation.json`` holds them) and
     a description of what was scored."""
 
@@ -148,7 +161,8 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
     regions = regions_for(options.classes)
     rows = []
     for case in cases:
-        predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}")
+        predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}",
+                                               window=window)
         # Both in canonical order, where ``spacing`` gives each axis's voxel size.
         scores = segmentation_scores(segmenter.label_values(volumes.classes), segmenter.label_values(predicted),
                                      regions, volumes.spacing)
