@@ -27,8 +27,8 @@ import tensorflow as tf
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks.layers import PadToMultiple
 
-#: The window of whole-volume inference (``--window``) and the windows per network call (``batch_size``),
-#: chosen by bench/volume_inference.py (reports/volume_inference.md): PLACEHOLDER.
+#: The window of whole-volume inference (``--window``) and the windows per network call (``batch_size``);
+#: bench/volume_inference.py measures them against the old path (reports/volume_inference.md).
 DEFAULT_WINDOW = (128, 128, 128)
 DEFAULT_BATCH = 4
 
