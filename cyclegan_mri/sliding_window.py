@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.progress import Progress
 
 BLEND_MODES = ("gaussian", "constant")
 # Small enough that a window's border barely counts where another window's centre covers the same voxel,
@@ -129,7 +130,8 @@ def sliding_window_inference(volume: np.ndarray, patch: Sequence[int], predict: 
     ``(B, *patch, C)`` with ``B <= batch_size`` and returns ``(B, *patch, C_out)`` (anything ``np.asarray``
     reads, a tensor included). Axes shorter than the patch are padded, content centred, with ``pad_value``,
     or by replicating the edge voxels when it is None, and cropped back. With ``progress`` (a title), the title
-    is printed and a progress bar counts the windows. Returns ``(*spatial, C_out)`` float32.
+    is printed and the windows are counted (``progress.Progress``: a live bar on a terminal, a few lines in a
+    log). Returns ``(*spatial, C_out)`` float32.
     """
     patch = _check_patch(patch)
     _check_overlap(overlap)
@@ -160,12 +162,7 @@ def sliding_window_inference(volume: np.ndarray, patch: Sequence[int], predict: 
     weight_sum = np.zeros(padded, np.float64)
     blended = None  # allocated on the first batch, once the predictor's channel count is known
 
-    bar = None
-    if progress:
-        import keras
-
-        print(progress)
-        bar = keras.utils.Progbar(len(corners), unit_name="window")
+    bar = Progress(progress, len(corners), "window") if progress else None
     for first in range(0, len(corners), batch_size):
         windows = [tuple(slice(c, c + p) for c, p in zip(corner, patch))
                    for corner in corners[first:first + batch_size]]

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cyclegan_mri"
 # Modules that read, transform or score data and never reach for the command line.
 LOW_LEVEL = ("cyclegan_mri.data", "cyclegan_mri.metrics", "cyclegan_mri.sliding_window", "cyclegan_mri.networks",
              "cyclegan_mri.segmentation.metrics", "cyclegan_mri.fusion.metrics", "cyclegan_mri.fusion.rules",
-             "cyclegan_mri.specs", "cyclegan_mri.record", "cyclegan_mri.domains", "cyclegan_mri.errors")
+             "cyclegan_mri.specs", "cyclegan_mri.record", "cyclegan_mri.domains", "cyclegan_mri.errors",
+             "cyclegan_mri.progress")
 TENSORFLOW = ("tensorflow", "keras")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 from cyclegan_mri.errors import UserError
+from cyclegan_mri.progress import Progress
 from cyclegan_mri.sliding_window import WEIGHT_FLOOR, blending_weights, sliding_window_inference, window_starts
 
 EXACT = {"rtol": 0, "atol": 1e-5}  # float32 precision on values of order 1
@@ -188,6 +191,7 @@ def test_progress_prints_the_title_and_counts_the_windows(monkeypatch, capsys):
             self.count += n
 
     monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(utils=types.SimpleNamespace(Progbar=Progbar)))
+    monkeypatch.setattr("cyclegan_mri.progress._is_terminal", lambda: True)  # the live bar is for terminals
     sliding_window_inference(random_volume((10, 9, 8, 1)), (4, 4, 4), identity, batch_size=5, progress="Volume 1")
     assert "Volume 1" in capsys.readouterr().out
     (bar,) = bars
@@ -231,3 +235,22 @@ def test_the_helpers_check_their_arguments_too():
         blending_weights((4, 4), "triangle")
     with pytest.raises(UserError, match="--patch"):
         blending_weights((4, 0), "constant")
+
+
+def test_progress_in_a_log_is_a_few_lines_whatever_the_window_count(capsys):
+    # capsys is no terminal, as a log file is not: 1,936 windows give the title and a line per quarter.
+    sliding_window_inference(random_volume((90, 90, 1)), (4, 4), identity, progress="Volume 2")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Volume 2"
+    assert 2 <= len(lines) <= 1 + 4
+    assert lines[-1].startswith("  1936/1936 windows, ") and lines[-1].endswith(" s")
+    assert "\r" not in "".join(lines) and "\x08" not in "".join(lines)
+
+
+def test_progress_in_a_log_says_each_quarter_once_when_batches_jump_past_several():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        progress = Progress("title", 8, "window", live=False)
+        progress.add(5)   # past the first and second quarters at once: one line
+        progress.add(3)
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == ["title", "  5/8 windows", "  8/8 windows"]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
 from cyclegan_mri.cli.common import run_main
+from cyclegan_mri.cli.translate import DEFAULT_WINDOW
 from cyclegan_mri.rundir import RunDir
 
 
@@ -24,10 +25,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="PATH",
                    help="the .nii.gz file to write for one case, or a folder that receives <case>.nii.gz for each")
     p.add_argument("--overlap", type=float, default=0.5,
-                   help="the fraction by which neighbouring windows of the training patch's size overlap")
+                   help="the fraction by which neighbouring windows overlap")
     p.add_argument("--blend", choices=("gaussian", "constant"), default="gaussian",
                    help="how overlapping windows' class probabilities are averaged: weighted towards each "
                         "window's centre (gaussian) or evenly (constant)")
+    p.add_argument("--window", type=int, nargs=3, default=list(DEFAULT_WINDOW), metavar=("D", "H", "W"),
+                   help="the size of the windows the network slides over a case in, multiples of 16 (the U-Net "
+                        "halves its input 4 times), shrunk to the case's size where it is smaller; larger "
+                        "windows than the training patch are faster and give each voxel more context, which "
+                        "changes the output slightly (docs/performance.md); the training patch gives the "
+                        "patch-by-patch result")
     add_debug_argument(p)
     return p
 
@@ -40,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     segmenter = load_segmenter(RunDir.at(args.out))
-    written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend)
+    written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend, window=args.window)
     print(f"wrote {written[0] if len(written) == 1 else f'{len(written)} segmentations to {args.output}'}")
     return 0
 

@@ -13,6 +13,9 @@ from cyclegan_mri.record import load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.specs import SLICES, VOLUMES
 
+# networks.windows.DEFAULT_WINDOW, repeated so that --help loads no TensorFlow; test_window_flag checks they agree.
+DEFAULT_WINDOW = (128, 128, 128)
+
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
@@ -40,6 +43,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=("gaussian", "constant"), default=None,
                    help="a 3D run: how overlapping windows are averaged, weighted towards each window's centre "
                         "(gaussian) or evenly (constant) (default: gaussian)")
+    p.add_argument("--window", type=int, nargs=3, default=None, metavar=("D", "H", "W"),
+                   help="a 3D run: the size of the windows the generator slides over a volume in, multiples of 4 "
+                        "(it halves its input twice); larger windows than the training patch are faster and "
+                        "give each voxel more context, which changes the output slightly (docs/performance.md); "
+                        "the training patch gives the patch-by-patch result (default: "
+                        f"{' '.join(map(str, DEFAULT_WINDOW))}, or the volume's size where it is smaller)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
     add_debug_argument(p)
@@ -52,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pick_generator,
         translate_path,
     )
+    from cyclegan_mri.networks.windows import check_window
     from cyclegan_mri.volumetric.inference import is_volumetric
 
     run = RunDir.at(args.out)
@@ -62,11 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     volumetric = saved.kind == VOLUMES if saved is not None else is_volumetric(generator)
     if volumetric and args.plane is not None:
         raise UserError(f"--plane: the run in {run.root} translates volumes as volumes (3D), not slice by slice")
-    if not volumetric and (args.overlap is not None or args.blend is not None):
-        raise UserError(f"--overlap and --blend apply to 3D runs; the run in {run.root} translates slices (a volume "
+    if not volumetric and (args.overlap is not None or args.blend is not None or args.window is not None):
+        raise UserError(f"--overlap, --blend and --window apply to 3D runs; the run in {run.root} translates slices (a volume "
                         "slice by slice along --plane)")
+    window = DEFAULT_WINDOW if args.window is None else args.window
+    if volumetric:
+        check_window(generator, window)  # before any volume is read
     written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,
-                             spacing=saved.spacing if saved else None, overlap=args.overlap, blend=args.blend)
+                             spacing=saved.spacing if saved else None, overlap=args.overlap, blend=args.blend,
+                             window=window)
     where = written[0] if len(written) == 1 else f"{len(written)} files under {args.output}"
     print(f"{direction}: wrote {where}")
     return 0

@@ -2,7 +2,8 @@
 
 A case goes through the training's map (``brats.read_case``: canonical voxel
 order, each contrast z-scored over its brain), the segmenter slides over it in
-windows of its training patch (``sliding_window.sliding_window_inference``,
+windows (``networks.windows.DEFAULT_WINDOW`` by default, or its training patch;
+several per network call; ``sliding_window.sliding_window_inference``,
 padding with background, Gaussian blending of the class probabilities), each
 voxel takes its most probable class, and the classes become label values in
 the case's own convention (``brats.case_classes``: a run trained on 2020-named
@@ -18,6 +19,7 @@ and averaged, truth and segmentation both read in the case's own label values, w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +32,10 @@ from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models.vox2vox import SEGMENTER
 from cyclegan_mri.networks import layers  # noqa: F401  registers the custom layers for loading
+from cyclegan_mri.networks.windows import DEFAULT_BATCH, DEFAULT_WINDOW, check_window, fit_window, window_predictor
 from cyclegan_mri.record import TrainOptions, load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir
+from cyclegan_mri.segmentation.baselines import threshold_segmentation
 from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
 from cyclegan_mri.sliding_window import sliding_window_inference
 from cyclegan_mri.specs import SEGMENTATION
@@ -54,21 +58,27 @@ class Segmenter:
         return tuple(int(n) for n in self.network.input_shape[1:4])
 
     def classes(self, image: np.ndarray, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
-                batch_size: int = 1, progress: str | None = None) -> np.ndarray:
-        """The most probable class of every voxel of a z-scored canonical (D, H, W, C) image, uint8 (D, H, W)."""
-        def predict(batch: np.ndarray) -> np.ndarray:
-            return np.asarray(self.network(batch, training=False))
+                batch_size: int = DEFAULT_BATCH, progress: str | None = None,
+                window: Sequence[int] | None = DEFAULT_WINDOW) -> np.ndarray:
+        """The most probable class of every voxel of a z-scored canonical (D, H, W, C) image, uint8 (D, H, W).
 
-        probabilities = sliding_window_inference(image, self.patch, predict, overlap=overlap, blend=blend,
-                                                 batch_size=batch_size, pad_value=0.0, progress=progress)
+        ``window``: the (D, H, W) size of the windows, multiples of 16 for the U-Net of depth 4, shrunk where
+        the image is smaller (``networks.windows``); None slides the training patch itself. ``batch_size``
+        windows go through the network per call.
+        """
+        window = self.patch if window is None else fit_window(self.network, window, image.shape[:3])
+        probabilities = sliding_window_inference(image, window, window_predictor(self.network, window),
+                                                 overlap=overlap, blend=blend, batch_size=batch_size, pad_value=0.0,
+                                                 progress=progress)
         return np.argmax(probabilities, axis=-1).astype(np.uint8)
 
     def segment(self, case: Case, overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
-                labels: bool = False, progress: str | None = None) -> tuple[np.ndarray, CaseVolumes]:
+                labels: bool = False, progress: str | None = None,
+                window: Sequence[int] | None = DEFAULT_WINDOW) -> tuple[np.ndarray, CaseVolumes]:
         """The predicted classes of ``case`` in canonical order, and the case as read (with its truth when
         ``labels``)."""
         volumes = read_case(case, self.options.contrasts, self.case_classes(case), labels=labels)
-        return self.classes(volumes.image, overlap, blend, progress=progress), volumes
+        return self.classes(volumes.image, overlap, blend, progress=progress, window=window), volumes
 
     def case_classes(self, case: Case) -> tuple[int, ...]:
         """The run's classes in ``case``'s own label values (``brats.case_classes``); a run that recorded none
@@ -111,9 +121,12 @@ def output_path(case: Case, output: Path, single: bool) -> Path:
 
 
 def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
-                 overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND) -> list[Path]:
+                 overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
+                 window: Sequence[int] | None = DEFAULT_WINDOW) -> list[Path]:
     """Segment one case folder, or every case folder under ``source``; the files written."""
 
+    if window is not None:
+        check_window(segmenter.network, window)  # before any case is looked for
     cases = find_cases(source, require_labels=False)
     output = Path(output)
     if len(cases) > 1 and is_nifti(output):
@@ -123,7 +136,7 @@ def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | 
             case.contrast_file(contrast)
     written = []
     for case in cases:
-        predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}")
+        predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}", window=window)
         target = output_path(case, output, len(cases) == 1)
         labels = volumes.to_source_grid(segmenter.label_values(predicted, case))
         save_volume(segmentation_image(labels, volumes.reference), target)
@@ -144,7 +157,8 @@ def cases_to_score(data: str | os.PathLike, options: TrainOptions, all_cases: bo
 
 
 def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool = False,
-                          write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP) -> tuple[dict, str]:
+                          write_segmentations: bool = True, overlap: float = DEFAULT_OVERLAP,
+                          window: Sequence[int] | None = DEFAULT_WINDOW) -> tuple[dict, str]:
     """Segment and score the cases ``cases_to_score`` picks; the results (as ``evaluation.json`` holds them) and
     a description of what was scored."""
 
@@ -153,14 +167,19 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
     cases, description = cases_to_score(data, options, all_cases)
     trained = trained_on(options) or set()  # case names; empty when the run's data has moved
     regions = regions_for(options.classes)
-    rows = []
+    rows, baseline_rows = [], []
     for case in cases:
-        predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}")
+        predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}",
+                                               window=window)
         # Both in canonical order, where ``spacing`` gives each axis's voxel size, and in the case's own label
         # values, whose regions are the run's regions in that convention (ET is 3 or 4).
-        scores = segmentation_scores(segmenter.label_values(volumes.classes, case),
-                                     segmenter.label_values(predicted, case),
-                                     regions_for(segmenter.case_classes(case)), volumes.spacing)
+        case_regions = regions_for(segmenter.case_classes(case))
+        truth = segmenter.label_values(volumes.classes, case)
+        scores = segmentation_scores(truth, segmenter.label_values(predicted, case), case_regions, volumes.spacing)
+        baseline = threshold_segmentation(volumes.image, options.contrasts, segmenter.case_classes(case))
+        if baseline is not None:
+            baseline_rows.append({"name": case.name, **segmentation_scores(
+                truth, segmenter.label_values(baseline, case), case_regions, volumes.spacing)})
         rows.append({"name": case.name, "seen_in_training": case.name in trained, **scores})
         if write_segmentations:
             labels = volumes.to_source_grid(segmenter.label_values(predicted, case))
@@ -170,6 +189,10 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
                                 "mean": mean_scores([{r: row[r] for r in regions} for row in rows]),
                                 "per_case": rows,
                                 "held_out": not any(row["seen_in_training"] for row in rows) if rows else None}}
+    if baseline_rows:
+        # The training-free reference (segmentation.baselines), scored on the same cases.
+        results["segmentation"]["baselines"] = {"flair_threshold": {
+            "mean": mean_scores([{r: row[r] for r in regions} for row in baseline_rows]), "per_case": baseline_rows}}
     return results, description
 
 
@@ -190,6 +213,8 @@ def format_segmentation_table(results: dict, per_case: bool = True) -> str:
         lines += [row(r["name"] + (" *" if r["seen_in_training"] else ""), r) for r in table["per_case"]]
     if table["per_case"]:
         lines.append(row(f"mean of {len(table['per_case'])}", table["mean"]))
+        for name, baseline in table.get("baselines", {}).items():
+            lines.append(row(f"{name} (no training)", baseline["mean"]))
     else:
         lines.append("no labelled cases scored")
     if any(r["seen_in_training"] for r in table["per_case"]):

@@ -21,7 +21,9 @@ from cyclegan_mri.data.images import (
 from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import load_folder
 from cyclegan_mri.errors import DataError, UserError
+from cyclegan_mri.networks.windows import DEFAULT_WINDOW
 from cyclegan_mri.networks import layers  # noqa: F401  registers InstanceNormalization for loading
+from cyclegan_mri.progress import Progress
 from cyclegan_mri.record import load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.volumetric.inference import DEFAULT_BLEND, DEFAULT_OVERLAP, is_volumetric, translate_file
@@ -79,17 +81,14 @@ def translate_slices(generator: keras.Model, images: Sequence[np.ndarray], batch
 
     Slices in other channels than the model's are converted first (colour to gray, gray repeated in three
     channels). Results are float intensities in [0, 255], (H, W) or (H, W, 3) as the model's channels
-    (``images.to_uint8`` makes PNG-ready slices of them). With ``progress`` (a title), a progress bar counts
-    the slices.
+    (``images.to_uint8`` makes PNG-ready slices of them). With ``progress`` (a title), the slices are counted
+    (``progress.Progress``: a live bar on a terminal, a few lines in a log).
     """
     size = size or model_size(generator)
     channels = model_channels(generator)
     images = [with_channels(image, channels)[0] for image in images]
     results = []
-    bar = None
-    if progress:
-        print(progress)
-        bar = keras.utils.Progbar(len(images), unit_name="slice")
+    bar = Progress(progress, len(images), "slice") if progress else None
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         outputs = np.asarray(generator(to_model_range(chunk, size), training=False))
@@ -118,13 +117,14 @@ def translate_volume(generator, image, plane: str = "axial", progress: str | Non
 
 def translate_path(generator: keras.Model, source: str | Path, target: str | Path, plane: str = "axial",
                    skip_bad: bool = False, spacing: tuple[float, float, float] | None = None,
-                   overlap: float | None = None, blend: str | None = None) -> list[Path]:
+                   overlap: float | None = None, blend: str | None = None,
+                   window: Sequence[int] | None = DEFAULT_WINDOW) -> list[Path]:
     """Translate an image file, a NIfTI volume, or a folder of either into ``target`` (a file or a folder).
 
     Images become 8-bit PNGs at their own size, in the model's channels; volumes become float32 NIfTI
     volumes on the input's grid: slice by slice along ``plane`` for a 2D generator (see
-    ``cyclegan_mri.data.nifti``), as a volume with a sliding window (``overlap``, ``blend``, and the run's
-    ``spacing``) for a 3D one (see ``cyclegan_mri.volumetric.inference``). Returns the files written.
+    ``cyclegan_mri.data.nifti``), as a volume with a sliding window (``overlap``, ``blend``, ``window``, and
+    the run's ``spacing``) for a 3D one (see ``cyclegan_mri.volumetric.inference``). Returns the files written.
     """
 
     source, target = Path(source), Path(target)
@@ -135,7 +135,7 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
         niftis = sorted(p for p in source.iterdir() if p.is_file() and nifti.is_nifti(p))
         if niftis:
             return [translate_path(generator, p, target / p.name, plane, spacing=spacing, overlap=overlap,
-                                   blend=blend)[0] for p in niftis]
+                                   blend=blend, window=window)[0] for p in niftis]
         if volumetric:
             raise DataError(f"{source}: no NIfTI volumes (.nii, .nii.gz) to translate (this run translates volumes)")
         slices = load_folder(source, skip_bad, channels=None)
@@ -151,7 +151,7 @@ def translate_path(generator: keras.Model, source: str | Path, target: str | Pat
             raise UserError(f"{target}: a translated volume is written as NIfTI; name it .nii or .nii.gz")
         if volumetric:
             return [translate_file(generator, source, target, spacing, overlap or DEFAULT_OVERLAP,
-                                   blend or DEFAULT_BLEND)]
+                                   blend or DEFAULT_BLEND, window)]
         image = nifti.read_volume(source)
         translated = translate_volume(generator, image, plane, progress=f"translating {source.name}")
         nifti.save_volume(translated, target)
