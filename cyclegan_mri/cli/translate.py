@@ -14,7 +14,7 @@ from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.specs import SLICES, VOLUMES
 
 # networks.windows.DEFAULT_WINDOW, repeated so that --help loads no TensorFlow; test_window_flag checks they agree.
-DEFAULT_WINDOW = (128, 128, 128)
+DEFAULT_WINDOW = None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,8 +47,8 @@ def parser() -> argparse.ArgumentParser:
                    help="a 3D run: the size of the windows the generator slides over a volume in, multiples of 4 "
                         "(it halves its input twice); larger windows than the training patch are faster and "
                         "give each voxel more context, which changes the output slightly (docs/performance.md); "
-                        "the training patch gives the patch-by-patch result (default: "
-                        f"{' '.join(map(str, DEFAULT_WINDOW))}, or the volume's size where it is smaller)")
+                        "a window larger than the volume is shrunk to it (default: the training patch, the "
+                        "patch-by-patch result)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
     add_debug_argument(p)
@@ -75,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not volumetric and (args.overlap is not None or args.blend is not None or args.window is not None):
         raise UserError(f"--overlap, --blend and --window apply to 3D runs; the run in {run.root} translates slices (a volume "
                         "slice by slice along --plane)")
-    window = DEFAULT_WINDOW if args.window is None else args.window
-    if volumetric:
+    window = DEFAULT_WINDOW if args.window is None else tuple(args.window)
+    if volumetric and window is not None:
         check_window(generator, window)  # before any volume is read
     written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,
                              spacing=saved.spacing if saved else None, overlap=args.overlap, blend=args.blend,

@@ -27,9 +27,10 @@ import tensorflow as tf
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.networks.layers import PadToMultiple
 
-#: The window of whole-volume inference (``--window``) and the windows per network call (``batch_size``);
-#: bench/volume_inference.py measures them against the old path (reports/volume_inference.md).
-DEFAULT_WINDOW = (128, 128, 128)
+#: The window of whole-volume inference (``--window``; None: the training patch, whose output is the
+#: patch-by-patch one) and the windows per network call (``batch_size``, which leaves the output unchanged).
+#: Larger windows are opt-in until bench/volume_inference.py has measured their speed and scores at full size.
+DEFAULT_WINDOW = None
 DEFAULT_BATCH = 4
 
 
