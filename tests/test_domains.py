@@ -222,7 +222,7 @@ def test_a_grayscale_a_b_folder_trains_resumes_translates_and_evaluates(tmp_path
              tmp_path / "v.nii.gz")
     assert exit_code(translate.main, ["--out", str(out), "--input", str(tmp_path / "v.nii.gz"),
                                       "--output", str(tmp_path / "o.nii.gz"), "--overlap", "0.5"]) == 2
-    assert "--overlap and --blend apply to 3D runs" in capsys.readouterr().err
+    assert "--window apply to 3D runs" in capsys.readouterr().err
     assert not (tmp_path / "o.nii.gz").exists()
 
     # No test split: everything is translated, nothing scored, and the run says so.
