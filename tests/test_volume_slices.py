@@ -166,6 +166,15 @@ def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_ba
         assert r["whole"]["psnr"] is not None and r["brain"]["ssim"] is not None
     assert set(results["subjects"]["trained_on"]) == {s.name for s in find_subjects(root, TUTORIAL)} - set(
         saved["held_out"])
+    # Another folder's subjects are all scored; the same heads under other names are recognised by content.
+    other = volumes(tmp_path / "other", "ixi", subjects=1, first=10)
+    assert evaluate.main(["--out", str(out), "--data", str(other), "--no-translations", "--quiet"]) == 0
+    results = json.loads((out / "evaluation.json").read_text())
+    assert results["t1_to_t2"]["held_out"] is True and len(results["t1_to_t2"]["per_subject"]) == 1
+    trained = sorted(set(results["subjects"]["trained_on"]))[0]
+    same = volumes(tmp_path / "same", "ixi", subjects=1, first=int(trained.rsplit("_", 1)[1]))
+    assert evaluate.main(["--out", str(out), "--data", str(same), "--no-translations", "--quiet"]) == 0
+    assert json.loads((out / "evaluation.json").read_text())["t1_to_t2"]["held_out"] is False
     # A resume with another plane is another run's data: refused.
     assert exit_code(train.main, [*args, "--plane", "coronal"]) == 2
 
@@ -173,18 +182,12 @@ def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_ba
 def test_a_run_that_held_no_subject_out_is_not_scored_on_its_own_data(tmp_path, capsys):
     root = volumes(tmp_path / "data", subjects=2)
     out = tmp_path / "run"
-    assert train.main(["--data", str(root), "--out", str(out), "--image-size", "24", "20", "--filters", "2",
-                       "--batch", "2", "--epochs", "1", "--seed", "3", "--verbose", "0"]) == 0
+    out.mkdir()
+    run = options(root, domains=("T1", "T2"), channels=1, holdout_cases=0, held_out=(), out=str(out))
+    (out / "run.json").write_text(json.dumps(run.to_json()))
     assert exit_code(evaluate.main, ["--out", str(out)]) == 2
     assert "held no subject out" in capsys.readouterr().err
-    other = volumes(tmp_path / "other", "ixi", subjects=1, first=10)
-    assert evaluate.main(["--out", str(out), "--data", str(other), "--no-translations", "--quiet"]) == 0
-    results = json.loads((out / "evaluation.json").read_text())
-    assert results["t1_to_t2"]["held_out"] is True and len(results["t1_to_t2"]["per_subject"]) == 1
-    # The same heads under other names are recognised by content: not held out.
-    same = volumes(tmp_path / "same", "ixi", subjects=1)
-    assert evaluate.main(["--out", str(out), "--data", str(same), "--no-translations", "--quiet"]) == 0
-    assert json.loads((out / "evaluation.json").read_text())["t1_to_t2"]["held_out"] is False
+    assert not (out / "evaluation.json").exists()
 
 
 def test_the_trained_on_check_and_training_choose_the_same_slices(tmp_path):
