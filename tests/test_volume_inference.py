@@ -107,7 +107,8 @@ def test_segment_refuses_a_window_before_looking_for_cases(unet, tmp_path):
 
 def test_the_commands_default_window_is_the_inference_default():
     # Repeated in the command so that --help loads no TensorFlow.
-    assert translate_cli.DEFAULT_WINDOW == DEFAULT_WINDOW
+    assert translate_cli.parser().parse_args(["--out", "r", "--input", "i", "--output", "o"]).window \
+        == DEFAULT_WINDOW
     assert segment_cli.parser().parse_args(["--out", "r", "--input", "i", "--output", "o"]).window == DEFAULT_WINDOW
     assert segment_cli.parser().parse_args(["--out", "r", "--input", "i", "--output", "o", "--window", "64", "64",
                                             "48"]).window == [64, 64, 48]

@@ -69,3 +69,12 @@ def add_out_argument(parser: argparse.ArgumentParser, what: str) -> None:
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
     """``--debug``: full tracebacks."""
     parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
+
+
+def add_window_argument(parser: argparse.ArgumentParser, what: str, multiple: str) -> None:
+    """``--window D H W``: the windows a 3D network slides over ``what`` in (default: its training patch)."""
+    parser.add_argument("--window", type=int, nargs=3, default=None, metavar=("D", "H", "W"),
+                        help=f"the size of the windows the network slides over {what} in, {multiple}, shrunk to "
+                             "its size where it is smaller; larger windows than the training patch are faster and "
+                             "give each voxel more context, which changes the output slightly "
+                             "(docs/performance.md) (default: the training patch, the patch-by-patch result)")

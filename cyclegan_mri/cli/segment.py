@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument, add_window_argument
 from cyclegan_mri.cli.common import run_main
-from cyclegan_mri.cli.translate import DEFAULT_WINDOW
 from cyclegan_mri.rundir import RunDir
 
 
@@ -29,12 +28,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=("gaussian", "constant"), default="gaussian",
                    help="how overlapping windows' class probabilities are averaged: weighted towards each "
                         "window's centre (gaussian) or evenly (constant)")
-    p.add_argument("--window", type=int, nargs=3, default=DEFAULT_WINDOW, metavar=("D", "H", "W"),
-                   help="the size of the windows the network slides over a case in, multiples of 16 (the U-Net "
-                        "halves its input 4 times), shrunk to the case's size where it is smaller; larger "
-                        "windows than the training patch are faster and give each voxel more context, which "
-                        "changes the output slightly (docs/performance.md) (default: the training patch, the "
-                        "patch-by-patch result)")
+    add_window_argument(p, "a case", "multiples of 16 (the U-Net halves its input 4 times)")
     add_debug_argument(p)
     return p
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.args import Parser, add_debug_argument, add_out_argument, add_window_argument
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.nifti import PLANES
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.specs import SLICES, VOLUMES
-
-# networks.windows.DEFAULT_WINDOW, repeated so that --help loads no TensorFlow; test_window_flag checks they agree.
-DEFAULT_WINDOW = None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,12 +40,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=("gaussian", "constant"), default=None,
                    help="a 3D run: how overlapping windows are averaged, weighted towards each window's centre "
                         "(gaussian) or evenly (constant) (default: gaussian)")
-    p.add_argument("--window", type=int, nargs=3, default=None, metavar=("D", "H", "W"),
-                   help="a 3D run: the size of the windows the generator slides over a volume in, multiples of 4 "
-                        "(it halves its input twice); larger windows than the training patch are faster and "
-                        "give each voxel more context, which changes the output slightly (docs/performance.md); "
-                        "a window larger than the volume is shrunk to it (default: the training patch, the "
-                        "patch-by-patch result)")
+    add_window_argument(p, "a volume (a 3D run)", "multiples of 4 (the generator halves its input twice)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip corrupt or unreadable images in a folder with a warning instead of stopping")
     add_debug_argument(p)
@@ -75,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not volumetric and (args.overlap is not None or args.blend is not None or args.window is not None):
         raise UserError(f"--overlap, --blend and --window apply to 3D runs; the run in {run.root} translates slices (a volume "
                         "slice by slice along --plane)")
-    window = DEFAULT_WINDOW if args.window is None else tuple(args.window)
+    window = None if args.window is None else tuple(args.window)  # None: the training patch
     if volumetric and window is not None:
         check_window(generator, window)  # before any volume is read
     written = translate_path(generator, args.input, args.output, args.plane or "axial", args.skip_bad_images,
