@@ -199,3 +199,11 @@ def test_the_trained_on_check_and_training_choose_the_same_slices(tmp_path):
     data = TrainingData.load(run)
     assert TrainingData.selection(run) == {fingerprint(s.image) for s in (*data.a, *data.b)}
     assert data.decided()["held_out"] == ("Brats18_X_1",)
+
+
+def test_the_volume_flags_are_refused_for_a_folder_of_images(small_dataset):
+    from cyclegan_mri.data.dataset import TrainingData
+
+    for extra in (dict(holdout_cases=2), dict(plane="coronal"), dict(same_subjects=True)):
+        with pytest.raises(UserError, match="for a --data folder of NIfTI volumes"):
+            TrainingData.load(TrainOptions(data=str(small_dataset), image_size=(16, 16), **extra))

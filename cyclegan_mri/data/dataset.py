@@ -79,6 +79,12 @@ class TrainingData:
             return TrainingData(a, b, to_model_range([s.image for s in a], options.image_size),
                                 to_model_range([s.image for s in b], options.image_size), domains,
                                 paired=options.spec.paired, held_out=split.held_out)
+        volume_only = [flag for flag, given in (("--holdout-cases", options.holdout_cases),
+                                                ("--plane", options.plane != "axial"),
+                                                ("--same-subjects", options.same_subjects)) if given]
+        if volume_only:
+            raise UserError(f"{', '.join(volume_only)}: for a --data folder of NIfTI volumes; {options.data} holds "
+                            "images (the tutorial's test pairs are held out by --holdout)")
         settings = dict(accept_checksum=options.accept_checksum, skip_bad=options.skip_bad_images,
                         domains=_domains(options), channels=options.channels)
         if options.spec.paired:
