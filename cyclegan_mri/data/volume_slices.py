@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cyclegan_mri.data import nifti
+from cyclegan_mri.data.brats import held_out_cases
 from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import Slice
 from cyclegan_mri.data.subjects import Subject, find_subjects
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 # A pixel is foreground when it is brighter than background by 5% of the 0-255 scale (as volume_data's patches).
 FOREGROUND = 0.05 * 255.0
-# The draw of held-out subjects and of the A/B halves is fixed, the same for every --seed.
+# The draw of the A/B halves is fixed, the same for every --seed.
 SPLIT_SEED = 20200
 
 
@@ -84,16 +85,13 @@ def read_subject(subject: Subject, sides: tuple[int, ...], plane: str, min_foreg
 
 
 def held_out_subjects(subjects: list[Subject], count: int) -> tuple[str, ...]:
-    """The names of ``count`` complete subjects (both contrasts) to hold out: a fixed draw from the sorted names,
-    the same for every seed, so that runs of several seeds are scored on one test set."""
-    complete = sorted(s.name for s in subjects if s.complete and not s.test)
-    if count < 0:
-        raise UserError(f"--holdout-cases must be 0 or more, got {count}")
+    """The names of ``count`` complete subjects (both contrasts) to hold out: the fixed draw Vox2Vox holds cases
+    out by (``brats.held_out_cases``), the same for every seed, so that runs of several seeds share a test set."""
+    complete = [s for s in subjects if s.complete and not s.test]
     if count > len(complete) - 1 and count:
         raise UserError(f"--holdout-cases {count}: the data has {len(complete)} training subjects with both "
                         "contrasts; at least one must be left to train on")
-    chosen = np.random.default_rng(SPLIT_SEED).permutation(len(complete))[:count]
-    return tuple(sorted(complete[i] for i in chosen))
+    return held_out_cases(complete, count)
 
 
 @dataclass
