@@ -55,9 +55,9 @@ IVAN_FLAGS = ["--model", "ivan", "--preset", "cpu"]
 TITLES = TUTORIAL.titles
 
 
-def figure_png(draw: Callable[[Figure], None]) -> bytes:
-    """A PNG of a 9 x 7 inch figure that ``draw`` fills."""
-    figure = Figure(dpi=100, figsize=(9, 7))
+def figure_png(draw: Callable[[Figure], None], size: tuple[float, float] = (9, 7)) -> bytes:
+    """A PNG of a figure of ``size`` inches that ``draw`` fills."""
+    figure = Figure(dpi=100, figsize=size)
     draw(figure)
     figure.tight_layout()
     buffer = io.BytesIO()

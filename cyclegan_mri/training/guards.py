@@ -93,3 +93,36 @@ class TimeBudget(keras.callbacks.Callback):
         if time.monotonic() - self.started >= self.seconds:
             self.model.stop_training = True
             self.stopped_at = epoch + 1
+
+
+class CpuBudget(keras.callbacks.Callback):
+    """Ends training once this process has spent ``minutes`` of CPU time (all its threads) in training steps,
+    counting ``spent`` minutes from earlier sessions of the run; ``steps`` counts this session's steps.
+
+    CPU time, not wall time, so that a budget buys the same work on a shared machine and with one core or two;
+    a benchmark of CPU models states what it spent. It is checked after every step, so the epoch in progress
+    ends early and is checkpointed as it stands. What runs between an epoch's last step and the next epoch
+    (checkpoints, sample grids, scoring callbacks) is not counted.
+    """
+
+    def __init__(self, minutes: float, spent: float = 0.0):
+        super().__init__()
+        self.budget = minutes * 60
+        self.spent = spent * 60
+        self.steps = 0
+        self._last = time.process_time()
+
+    @property
+    def spent_minutes(self) -> float:
+        return self.spent / 60
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last = time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.process_time()
+        self.spent += now - self._last
+        self._last = now
+        self.steps += 1
+        if self.spent >= self.budget:
+            self.model.stop_training = True

@@ -19,8 +19,9 @@ trained on (by content, ``data.protocol.trained_on``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -35,6 +36,9 @@ from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, identity
 from cyclegan_mri.translation.inference import load_generators, translate_slices
+
+if TYPE_CHECKING:
+    import keras
 
 KEYS = ("psnr", "ssim", "nmse")
 # Reference slices for histogram matching and the lookup table: at most this many per training subject.
@@ -97,11 +101,14 @@ def _overall(per_subject: list[dict]) -> dict:
 
 
 def evaluate_subjects(run: RunDir, options: TrainOptions, data: str | Path | None = None,
-                      write_translations: bool = True, baselines: bool = True) -> tuple[dict, str]:
+                      write_translations: bool = True, baselines: bool = True,
+                      generators: Mapping[str, keras.Model] | None = None,
+                      size: tuple[int, int] | None = None) -> tuple[dict, str]:
     """Translate and score each scored subject in every direction of the run; the results (as
-    ``evaluation.json`` holds them) and a description of what was scored."""
+    ``evaluation.json`` holds them) and a description of what was scored. ``generators`` (by direction) score
+    networks in training instead of the run's exported ones, at ``size`` where they take any size."""
     subjects, description, trained_subjects = scored_subjects(options, data)
-    generators = load_generators(run)
+    generators = generators or load_generators(run)
     domains = options.run_domains
     training = trained_on(options)
     reads = [read_subject(s, (0, 1), options.plane, options.min_foreground) for s in subjects]
@@ -120,7 +127,7 @@ def evaluate_subjects(run: RunDir, options: TrainOptions, data: str | Path | Non
         rows, baseline_rows = [], {name: [] for name in methods}
         for read, mask in zip(reads, masks):
             sources, targets = read.images[side], read.images[1 - side]
-            outputs = translate_slices(generator, list(sources), progress=None)
+            outputs = translate_slices(generator, list(sources), progress=None, size=size)
             row = {"name": read.subject.name, **_subject_scores(targets, outputs, mask)}
             if training is not None:
                 row["seen_in_training"] = any(fingerprint(image) in training for image in (*sources, *targets))

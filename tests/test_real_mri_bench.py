@@ -1,0 +1,94 @@
+"""The real-MRI benchmark: runs trained within a CPU budget on one patient split, scored on held-out subjects, one
+report rebuilt from every finished run, and no machine path in it. On small synthetic volumes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from test_volume_slices import volumes
+
+from cyclegan_mri.benchmarks import real_mri
+from cyclegan_mri.errors import UserError
+from cyclegan_mri.training.guards import CpuBudget
+
+
+class Recorder:
+    stop_training = False
+
+
+def burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_cpu_budget_stops_after_the_step_that_spends_it_counting_earlier_sessions():
+    budget = CpuBudget(minutes=0.5 / 60, spent=0.3 / 60)  # 0.5 s in all, 0.3 s spent before
+    budget.set_model(Recorder())
+    budget.on_epoch_begin(0)
+    budget.on_train_batch_end(0)
+    assert not budget.model.stop_training
+    burn(0.25)
+    budget.on_train_batch_end(1)
+    assert budget.model.stop_training and budget.steps == 2 and budget.spent_minutes * 60 >= 0.5
+
+
+def test_time_outside_the_epochs_is_not_spent():
+    budget = CpuBudget(minutes=1.0)
+    budget.set_model(Recorder())
+    budget.on_epoch_begin(0)
+    budget.on_train_batch_end(0)
+    burn(0.2)  # a checkpoint or a scoring callback between epochs
+    budget.on_epoch_begin(1)
+    budget.on_train_batch_end(0)
+    assert budget.spent_minutes * 60 < 0.1
+
+
+def test_the_entries_train_every_model_on_one_split_with_the_slices_own_size(tmp_path):
+    table = real_mri.entries()
+    assert {"cyclegan", "cut", "fastcut", "pix2pix-t1_to_t2", "pix2pix-t2_to_t1", "ivan", "cyclegan3d",
+            "vox2vox"} == set(table)
+    flags = table["cyclegan"].train_flags("DATA", 4, 1, tmp_path / "run", (240, 240))
+    assert flags[flags.index("--holdout-cases") + 1] == "4" and flags[flags.index("--seed") + 1] == "1"
+    assert flags[flags.index("--image-size") + 1:flags.index("--image-size") + 3] == ["240", "240"]
+    assert flags[flags.index("--crop") + 1:flags.index("--crop") + 3] == ["128", "128"]
+    # Slices no larger than the crop are trained whole; iVAN keeps its preset's crops.
+    assert "--crop" not in table["cyclegan"].train_flags("DATA", 4, 1, tmp_path, (96, 100))
+    assert "--crop" not in table["ivan"].train_flags("DATA", 4, 1, tmp_path, (240, 240))
+    assert "--image-size" not in table["vox2vox"].train_flags("DATA", 4, 1, tmp_path, (240, 240))
+
+
+def test_the_benchmark_trains_scores_and_reports_runs_over_seeds_and_resumes_without_training_again(tmp_path):
+    data = volumes(tmp_path / "data", subjects=5)
+    out, reports = tmp_path / "runs", tmp_path / "reports"
+    argv = ["--data", str(data), "--models", "cyclegan", "--seeds", "0", "1", "--minutes", "0.01",
+            "--holdout-cases", "1", "--curve-every", "0", "--out", str(out), "--reports", str(reports)]
+    assert real_mri.main(argv) == 0
+    report = json.loads((reports / "real_mri.json").read_text())
+    held_out = report["data"]["held_out"]
+    assert len(held_out) == 1
+    for direction in ("t1_to_t2", "t2_to_t1"):
+        row = report["translation"][f"cyclegan {direction}"]
+        assert [run["seed"] for run in row["runs"]] == [0, 1]
+        assert all(run["held_out"] is True and run["cpu_minutes"] >= 0.01 and run["steps"] >= 1
+                   for run in row["runs"])
+        assert [s["name"] for s in row["runs"][0]["per_subject"]] == held_out
+        assert row["whole"]["ssim"]["min"] <= row["whole"]["ssim"]["mean"] <= row["whole"]["ssim"]["max"]
+        assert set(report["baselines"][direction]) == {"identity", "histogram_matching", "lookup_table"}
+    text = (reports / "real_mri.md").read_text()
+    assert held_out[0] in text and "lookup table" in text and "(real_mri_translations.png)" in text
+    assert (reports / "real_mri_translations.png").stat().st_size > 0
+    assert str(tmp_path) not in text + (reports / "real_mri.json").read_text()
+
+    history = (out / "cyclegan-seed0" / "history.csv").read_text()
+    assert real_mri.main([*argv[:5], "0", *argv[7:]]) == 0  # seed 0 again: its budget is spent, only scored
+    assert (out / "cyclegan-seed0" / "history.csv").read_text() == history
+    assert json.loads((reports / "real_mri.json").read_text())["translation"]["cyclegan t1_to_t2"]["runs"][1][
+        "seed"] == 1  # the report still holds both seeds' runs
+
+
+def test_a_missing_data_folder_is_a_one_line_error(tmp_path):
+    with pytest.raises(UserError, match="not a folder"):
+        real_mri.main(["--data", str(tmp_path / "nowhere"), "--report-only", "--reports", str(tmp_path)])
