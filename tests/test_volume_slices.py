@@ -13,8 +13,8 @@ from conftest import exit_code
 
 from cyclegan_mri.cli import evaluate, train
 from cyclegan_mri.data.phantoms import default_affine, head_phantom
-from cyclegan_mri.data.subjects import find_subjects, is_volume_folder
-from cyclegan_mri.data.volume_slices import held_out_subjects, split_subjects, training_slices
+from cyclegan_mri.data.subjects import find_subjects, held_out_subjects, is_volume_folder, split_subjects
+from cyclegan_mri.data.volume_slices import training_slices
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.metrics import masked_score

@@ -27,8 +27,8 @@ from scipy import ndimage
 
 from cyclegan_mri.data.images import encode_png, to_uint8
 from cyclegan_mri.data.protocol import fingerprint, trained_on
-from cyclegan_mri.data.subjects import Subject, find_subjects
-from cyclegan_mri.data.volume_slices import SubjectSlices, read_subject, split_subjects
+from cyclegan_mri.data.subjects import Subject, find_subjects, split_subjects
+from cyclegan_mri.data.volume_slices import SubjectSlices, read_subject
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.metrics import masked_score, score
 from cyclegan_mri.record import TrainOptions
