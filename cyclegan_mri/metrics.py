@@ -47,9 +47,9 @@ def score(target: np.ndarray, prediction: np.ndarray, channel_axis: int | None |
 
 
 def masked_score(target: np.ndarray, prediction: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """PSNR, SSIM and NMSE of a grayscale slice inside ``mask`` (a boolean array of its shape, not empty): PSNR and
-    NMSE over the masked pixels' errors; SSIM the mean of scikit-image's SSIM map over them (each pixel's window
-    still sees its neighbours outside the mask)."""
+    """PSNR, SSIM and NMSE of a grayscale slice (or (D, H, W) volume, with 3D SSIM) inside ``mask`` (a boolean
+    array of its shape, not empty): PSNR and NMSE over the masked pixels' errors; SSIM the mean of scikit-image's
+    SSIM map over them (each pixel's window still sees its neighbours outside the mask)."""
     target, prediction, mask = np.asarray(target, np.float64), np.asarray(prediction, np.float64), np.asarray(mask, bool)
     if target.shape != prediction.shape or target.shape != mask.shape:
         raise ValueError(f"shapes differ: target {target.shape}, prediction {prediction.shape}, mask {mask.shape}")

@@ -45,7 +45,7 @@ COMMON_IDENTITY = ("model", "filters", "domains")
 
 # Groups of settings that several models take.
 SLICE_SETTINGS = ("image_size", "crop", "channels", "holdout", "plane", "holdout_cases", "min_foreground")
-# Unpaired 2D models on volumes: whether both contrasts of every subject are taken (else disjoint subjects).
+# Unpaired models on subjects' volumes: whether both contrasts of every subject are taken (else disjoint subjects).
 UNPAIRED_SLICE_SETTINGS = ("same_subjects",)
 ADVERSARIAL_SETTINGS = ("generator", "discriminator", "gan_loss")
 CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
@@ -226,10 +226,11 @@ for _name, _epochs in (("cut", 400), ("fastcut", 200)):
 # of 50 fakes, 128x128x64 patches one at a time, the rate decayed over the second half of 200 epochs.
 register(ModelSpec(
     name="cyclegan3d", model_class="cyclegan_mri.models.cyclegan3d:CycleGAN3D", kind=VOLUMES,
-    help="unpaired NIfTI volumes (--data DIR with t1/ and t2/ folders of .nii/.nii.gz), trained on random patches",
+    help="unpaired NIfTI volumes (--data DIR with t1/ and t2/ folders of .nii/.nii.gz, or subjects in BraTS, IXI or "
+         "BIDS-like folders, split as for 2D models), trained on random patches",
     data="cyclegan_mri.data.volume_data:VolumeData",
-    takes=(*ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *VOLUME_SETTINGS),
-    identity=("generator", "pool_size", "patch", "padding", "spacing"),
+    takes=(*ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *VOLUME_SETTINGS, "holdout_cases", *UNPAIRED_SLICE_SETTINGS),
+    identity=("generator", "pool_size", "patch", "padding", "spacing", "holdout_cases", *UNPAIRED_SLICE_SETTINGS),
     arguments={"patch": "patch", "filters": "filters", "generator": "generator", "discriminator": "discriminator",
                "padding": "padding", "lambda_cycle": "lambda_cycle", "lambda_identity": "lambda_identity",
                "gan_loss": "gan_loss", "pool_size": "pool_size", "domains": "run_domains"},

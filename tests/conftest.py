@@ -90,6 +90,48 @@ def reoriented(image, codes: tuple[str, str, str]):
     return nib.Nifti1Image(data, image.affine @ orientations.inv_ornt_aff(transform, image.shape))
 
 
+# Subjects' NIfTI volumes, in the layouts real scans come in.
+SUBJECT_SHAPE = (20, 24, 16)
+SUBJECT_LAYOUTS = {
+    "brats 2018-2021": lambda root, i, c: root / f"Brats18_X_{i}" / f"Brats18_X_{i}_{c}.nii.gz",
+    "brats 2023": lambda root, i, c: root / f"BraTS-GLI-{i:05d}-000" / f"BraTS-GLI-{i:05d}-000-{c}w.nii.gz",
+    "ixi": lambda root, i, c: root / f"IXI-{c.upper()}" / f"IXI{i:03d}-Guys-0828-{c.upper()}.nii.gz",
+    "bids": lambda root, i, c: root / f"sub-{i:02d}" / "anat" / f"sub-{i:02d}_{c.upper()}w.nii.gz",
+    "domain folders": lambda root, i, c: root / c / f"case{i}.nii.gz",
+}
+
+
+def write_head(path: Path, seed: int, contrast: str, shape=SUBJECT_SHAPE, affine=None) -> None:
+    """A phantom head's ``contrast`` volume at ``path``."""
+    import nibabel as nib
+
+    from cyclegan_mri.data.phantoms import default_affine, head_phantom
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Scanner-like intensities: floats on an arbitrary scale, zero outside the head.
+    nib.save(nib.Nifti1Image(head_phantom(shape, seed, contrast) * 700.0,
+                             default_affine(shape) if affine is None else affine), str(path))
+
+
+def subject_volumes(root: Path, layout: str = "brats 2018-2021", subjects: int = 4, extra: bool = True,
+                    first: int = 0) -> Path:
+    """``subjects`` aligned T1/T2 pairs in ``layout`` (subject i drawn from seed i), with a label map and a mask
+    beside each that are no contrast of ours."""
+    import nibabel as nib
+
+    from cyclegan_mri.data.phantoms import default_affine
+
+    for i in range(first, first + subjects):
+        for contrast in ("t1", "t2"):
+            write_head(SUBJECT_LAYOUTS[layout](root, i, contrast), i, contrast)
+        if extra and layout.startswith("brats"):
+            folder = SUBJECT_LAYOUTS[layout](root, i, "t1").parent
+            empty = nib.Nifti1Image(np.zeros(SUBJECT_SHAPE, np.uint8), default_affine(SUBJECT_SHAPE))
+            nib.save(empty, str(folder / "seg.nii.gz"))
+            nib.save(empty, str(folder / "mask.nii.gz"))
+    return root
+
+
 def archive_candidates() -> list[Path]:
     """Where the tests look for the dataset archive, in the README's order: $CYCLEGAN_MRI_ARCHIVE, then
     datasets/ (where ``python datasets/fetch.py`` and a first training run put it), then ../shared/datasets/."""

@@ -6,55 +6,21 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import nibabel as nib
 import numpy as np
 import pytest
-from conftest import exit_code
+from conftest import SUBJECT_LAYOUTS, exit_code, subject_volumes, write_head
 
 from cyclegan_mri.cli import evaluate, train
-from cyclegan_mri.data.phantoms import default_affine, head_phantom
-from cyclegan_mri.data.subjects import find_subjects, is_volume_folder
-from cyclegan_mri.data.volume_slices import held_out_subjects, split_subjects, training_slices
+from cyclegan_mri.data.subjects import find_subjects, held_out_subjects, is_volume_folder, split_subjects
+from cyclegan_mri.data.volume_slices import training_slices
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
 from cyclegan_mri.metrics import masked_score
 from cyclegan_mri.record import TrainOptions
 
-SHAPE = (20, 24, 16)
-
-
-def write(path, seed: int, contrast: str, shape=SHAPE, affine=None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Scanner-like intensities: floats on an arbitrary scale, zero outside the head.
-    nib.save(nib.Nifti1Image(head_phantom(shape, seed, contrast) * 700.0,
-                             default_affine(shape) if affine is None else affine), str(path))
-
-
-LAYOUTS = {
-    "brats 2018-2021": lambda root, i, c: root / f"Brats18_X_{i}" / f"Brats18_X_{i}_{c}.nii.gz",
-    "brats 2023": lambda root, i, c: root / f"BraTS-GLI-{i:05d}-000" / f"BraTS-GLI-{i:05d}-000-{c}w.nii.gz",
-    "ixi": lambda root, i, c: root / f"IXI-{c.upper()}" / f"IXI{i:03d}-Guys-0828-{c.upper()}.nii.gz",
-    "bids": lambda root, i, c: root / f"sub-{i:02d}" / "anat" / f"sub-{i:02d}_{c.upper()}w.nii.gz",
-    "domain folders": lambda root, i, c: root / c / f"case{i}.nii.gz",
-}
-
-
-def volumes(root, layout: str = "brats 2018-2021", subjects: int = 4, extra: bool = True, first: int = 0):
-    """``subjects`` aligned T1/T2 pairs in ``layout`` (subject i drawn from seed i), with a label map and a mask
-    beside each that are no contrast of ours."""
-    for i in range(first, first + subjects):
-        for contrast in ("t1", "t2"):
-            write(LAYOUTS[layout](root, i, contrast), i, contrast)
-        if extra and layout.startswith("brats"):
-            folder = LAYOUTS[layout](root, i, "t1").parent
-            nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.uint8), default_affine(SHAPE)), str(folder / "seg.nii.gz"))
-            nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.uint8), default_affine(SHAPE)), str(folder / "mask.nii.gz"))
-    return root
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", SUBJECT_LAYOUTS)
 def test_every_layout_gives_each_subject_its_t1_and_t2_volume(layout, tmp_path):
-    root = volumes(tmp_path / "data", layout, subjects=3)
+    root = subject_volumes(tmp_path / "data", layout, subjects=3)
     assert is_volume_folder(root)
     subjects = find_subjects(root, TUTORIAL)
     assert len(subjects) == 3 and all(s.complete and not s.test for s in subjects)
@@ -67,9 +33,9 @@ def test_other_contrasts_are_chosen_by_domain_name_and_test_folders_hold_test_su
     root = tmp_path / "data"
     for i in range(2):
         for suffix in ("t1", "t1ce", "flair"):
-            write(root / f"Brats18_X_{i}" / f"Brats18_X_{i}_{suffix}.nii.gz", i, "t1")
-    write(root / "test" / "Brats18_Y_0" / "Brats18_Y_0_t1.nii.gz", 5, "t1")
-    write(root / "test" / "Brats18_Y_0" / "Brats18_Y_0_flair.nii.gz", 5, "t2")
+            write_head(root / f"Brats18_X_{i}" / f"Brats18_X_{i}_{suffix}.nii.gz", i, "t1")
+    write_head(root / "test" / "Brats18_Y_0" / "Brats18_Y_0_t1.nii.gz", 5, "t1")
+    write_head(root / "test" / "Brats18_Y_0" / "Brats18_Y_0_flair.nii.gz", 5, "t2")
     subjects = find_subjects(root, Domains("T1", "FLAIR"))
     assert [(s.name, s.test) for s in subjects] == [("Brats18_X_0", False), ("Brats18_X_1", False),
                                                    ("Brats18_Y_0", True)]
@@ -77,7 +43,7 @@ def test_other_contrasts_are_chosen_by_domain_name_and_test_folders_hold_test_su
 
 
 def test_a_folder_without_either_contrast_is_a_one_line_error(tmp_path):
-    write(tmp_path / "data" / "a_pd.nii.gz", 0, "t1")
+    write_head(tmp_path / "data" / "a_pd.nii.gz", 0, "t1")
     with pytest.raises(DataError, match="no T1 or T2 volumes"):
         find_subjects(tmp_path / "data", TUTORIAL)
 
@@ -91,7 +57,7 @@ def subjects_of(slices) -> set[str]:
 
 
 def test_an_unpaired_model_gets_its_two_domains_from_disjoint_subjects_and_never_a_held_out_one(tmp_path):
-    root = volumes(tmp_path / "data", subjects=6)
+    root = subject_volumes(tmp_path / "data", subjects=6)
     held = held_out_subjects(find_subjects(root, TUTORIAL), 2)
     a, b, split = training_slices(options(root, held_out=held))
     assert split.held_out == held and len(held) == 2
@@ -102,17 +68,17 @@ def test_an_unpaired_model_gets_its_two_domains_from_disjoint_subjects_and_never
 
 
 def test_a_paired_model_gets_both_contrasts_of_each_slice_and_refuses_contrasts_on_two_grids(tmp_path):
-    root = volumes(tmp_path / "data", subjects=3)
+    root = subject_volumes(tmp_path / "data", subjects=3)
     a, b, _ = training_slices(options(root, model="pix2pix"))
     assert [s.name for s in a] == [s.name for s in b] and len(a) > 3
-    write(root / "Brats18_X_9" / "Brats18_X_9_t1.nii.gz", 9, "t1")
-    write(root / "Brats18_X_9" / "Brats18_X_9_t2.nii.gz", 9, "t2", shape=(20, 24, 18))
+    write_head(root / "Brats18_X_9" / "Brats18_X_9_t1.nii.gz", 9, "t1")
+    write_head(root / "Brats18_X_9" / "Brats18_X_9_t2.nii.gz", 9, "t2", shape=(20, 24, 18))
     with pytest.raises(DataError, match="Brats18_X_9_t2.nii.gz: not on the grid of"):
         training_slices(options(root, model="pix2pix"))
 
 
 def test_slices_stay_floating_point_on_each_volumes_own_window_and_skip_empty_ones(tmp_path):
-    root = volumes(tmp_path / "data", subjects=2)
+    root = subject_volumes(tmp_path / "data", subjects=2)
     a, _, _ = training_slices(options(root, same_subjects=True))
     images = np.stack([s.image for s in a])
     assert images.dtype == np.float32 and 0 <= images.min() and images.max() <= 255
@@ -123,7 +89,7 @@ def test_slices_stay_floating_point_on_each_volumes_own_window_and_skip_empty_on
 
 
 def test_held_out_subjects_are_a_fixed_draw_and_leave_one_to_train_on(tmp_path):
-    subjects = find_subjects(volumes(tmp_path / "data", subjects=4), TUTORIAL)
+    subjects = find_subjects(subject_volumes(tmp_path / "data", subjects=4), TUTORIAL)
     assert held_out_subjects(subjects, 2) == held_out_subjects(subjects, 2)
     with pytest.raises(UserError, match="--holdout-cases 4: the data has 4 training subjects"):
         held_out_subjects(subjects, 4)
@@ -146,7 +112,7 @@ def test_masked_scores_see_only_the_mask():
 
 
 def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_baselines(tmp_path, capsys):
-    root = volumes(tmp_path / "data", subjects=4)
+    root = subject_volumes(tmp_path / "data", subjects=4)
     out = tmp_path / "run"
     args = ["--data", str(root), "--out", str(out), "--image-size", "24", "20", "--filters", "2", "--batch", "2",
             "--holdout-cases", "1", "--epochs", "1", "--seed", "3", "--verbose", "0"]
@@ -167,12 +133,12 @@ def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_ba
     assert set(results["subjects"]["trained_on"]) == {s.name for s in find_subjects(root, TUTORIAL)} - set(
         saved["held_out"])
     # Another folder's subjects are all scored; the same heads under other names are recognised by content.
-    other = volumes(tmp_path / "other", "ixi", subjects=1, first=10)
+    other = subject_volumes(tmp_path / "other", "ixi", subjects=1, first=10)
     assert evaluate.main(["--out", str(out), "--data", str(other), "--no-translations", "--quiet"]) == 0
     results = json.loads((out / "evaluation.json").read_text())
     assert results["t1_to_t2"]["held_out"] is True and len(results["t1_to_t2"]["per_subject"]) == 1
     trained = sorted(set(results["subjects"]["trained_on"]))[0]
-    same = volumes(tmp_path / "same", "ixi", subjects=1, first=int(trained.rsplit("_", 1)[1]))
+    same = subject_volumes(tmp_path / "same", "ixi", subjects=1, first=int(trained.rsplit("_", 1)[1]))
     assert evaluate.main(["--out", str(out), "--data", str(same), "--no-translations", "--quiet"]) == 0
     assert json.loads((out / "evaluation.json").read_text())["t1_to_t2"]["held_out"] is False
     # A resume with another plane is another run's data: refused.
@@ -180,7 +146,7 @@ def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_ba
 
 
 def test_a_run_that_held_no_subject_out_is_not_scored_on_its_own_data(tmp_path, capsys):
-    root = volumes(tmp_path / "data", subjects=2)
+    root = subject_volumes(tmp_path / "data", subjects=2)
     out = tmp_path / "run"
     out.mkdir()
     run = options(root, domains=("T1", "T2"), channels=1, holdout_cases=0, held_out=(), out=str(out))
@@ -194,7 +160,7 @@ def test_the_trained_on_check_and_training_choose_the_same_slices(tmp_path):
     from cyclegan_mri.data.dataset import TrainingData
     from cyclegan_mri.data.protocol import fingerprint
 
-    root = volumes(tmp_path / "data", subjects=3)
+    root = subject_volumes(tmp_path / "data", subjects=3)
     run = dataclasses.replace(options(root, held_out=("Brats18_X_1",)), domains=("T1", "T2"))
     data = TrainingData.load(run)
     assert TrainingData.selection(run) == {fingerprint(s.image) for s in (*data.a, *data.b)}

@@ -28,8 +28,8 @@ import numpy as np
 
 from cyclegan_mri.benchmarks.quality import figure_png, summary
 from cyclegan_mri.cli.train import parse_train_args, train_options
-from cyclegan_mri.data.subjects import find_subjects
-from cyclegan_mri.data.volume_slices import read_subject, subject_split, windowed_slices
+from cyclegan_mri.data.subjects import find_subjects, subject_split
+from cyclegan_mri.data.volume_slices import read_subject, windowed_slices
 from cyclegan_mri.devices import cpu_info
 from cyclegan_mri.domains import Domains
 from cyclegan_mri.errors import UserError

@@ -9,7 +9,7 @@ from cyclegan_mri.cli.args import Parser, add_data_arguments, add_debug_argument
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.data.subjects import is_volume_folder
-from cyclegan_mri.data.volume_data import volume_pairs
+from cyclegan_mri.data.volume_data import reads_subjects, volume_pairs
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir
@@ -118,13 +118,17 @@ def report(results: dict, description: str, run, quiet: bool) -> int:
 
 
 def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
-    """``evaluate.py`` for a 3D run: aligned volume pairs from ``--pairs``, else from the test folders of the run's
-    data (testA/ and testB/ ...), translated as volumes and scored."""
+    """``evaluate.py`` for a 3D run: aligned volume pairs from ``--pairs``, else the subjects of a folder read by
+    subject (``evaluate_volume_subject_run``), else the test folders of the run's data (testA/ and testB/ ...),
+    translated as volumes and scored."""
     from cyclegan_mri.volumetric.evaluation import evaluate_volumes
 
     if args.all_pairs:
-        raise UserError("--all-pairs scores the tutorial dataset's pairs; a 3D run is scored on --pairs DIR")
+        raise UserError("--all-pairs scores the tutorial dataset's pairs; a 3D run is scored on --pairs DIR, its "
+                        "held-out subjects or every subject of another --data")
     domains = saved.run_domains
+    if not args.pairs and reads_subjects(args.data or saved.data, domains):
+        return evaluate_volume_subject_run(args, run, saved)
     folder, split = (args.pairs, None) if args.pairs else (args.data or saved.data, "test")
     pairs = volume_pairs(folder, domains, split)
     if args.pairs and not pairs:
@@ -133,6 +137,23 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     results = evaluate_volumes(run, pairs, domains, saved.spacing, write_translations=not args.no_translations,
                                training=trained_on(saved))
     return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
+
+
+def evaluate_volume_subject_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
+    """``evaluate.py`` for a 3D run on subjects' volumes: score its held-out subjects (or every subject of another
+    ``--data``) on whole volumes and inside the brain mask, beside the baselines."""
+    from cyclegan_mri.translation.evaluation import save_results
+    from cyclegan_mri.translation.subjects import format_subject_table, held_out_line
+    from cyclegan_mri.volumetric.subjects import SCALE, evaluate_volume_subjects
+
+    results, description = evaluate_volume_subjects(run, saved, args.data,
+                                                    write_translations=not args.no_translations)
+    print(f"scored on {description} (whole volumes, {SCALE}, data range 255)")
+    print(held_out_line(results, unit="volume"))
+    print(format_subject_table(results, per_subject=not args.quiet, unit="volume"))
+    save_results(run.evaluation, results)
+    print(f"wrote {run.evaluation}")
+    return 0
 
 
 def evaluate_fusion_run(args: argparse.Namespace, run, saved: TrainOptions | None) -> int:

@@ -122,11 +122,12 @@ def train_parser() -> argparse.ArgumentParser:
                       help="the anatomical plane the volumes are cut along, found from each volume's affine")
     real.add_argument("--same-subjects", action="store_true",
                       help="an unpaired model takes both contrasts of every training subject; by default its two "
-                           "domains come from disjoint subjects, so that it is never handed hidden pairs")
+                           "domains come from disjoint subjects, so that it is never handed hidden pairs. Also "
+                           "--model cyclegan3d on subjects' volumes")
     real.add_argument("--holdout-cases", type=int, default=d.holdout_cases, metavar="K",
                       help="keep K subjects (cases) out of training for evaluate.py: a fixed draw, the same for "
                            "every --seed, recorded in run.json; subjects under a test folder are held out as well "
-                           "(default: 0; a resumed run keeps its own). Also --model vox2vox")
+                           "(default: 0; a resumed run keeps its own). Also --model cyclegan3d and vox2vox")
     volumes = parser.add_argument_group("volumes (--model cyclegan3d; --patch and --patches-per-epoch also "
                                         "--model vox2vox)")
     volumes.add_argument("--patch", type=positive_int, nargs=3, default=d.patch, metavar=("D", "H", "W"),

@@ -55,6 +55,7 @@ import numpy as np
 
 from cyclegan_mri.data.nifti import is_nifti, nifti_stem, read_volume, voxels
 from cyclegan_mri.data.sources import sort_key
+from cyclegan_mri.data.subjects import held_out_cases
 from cyclegan_mri.data.volume_data import pad_to_patch, to_canonical
 from cyclegan_mri.domains import SEGMENTATION, Domains
 from cyclegan_mri.errors import DataError, UserError
@@ -438,18 +439,6 @@ def segmentation_dataset(cases: Sequence[TrainingCase], patch: Sequence[int], n_
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
     return dataset.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n_classes, dtype=tf.float32)),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def held_out_cases(cases: Sequence[Case], count: int) -> tuple[str, ...]:
-    """The names of ``count`` cases to keep out of training: a fixed draw from the sorted names, the same for
-    every --seed, so that runs of several seeds are scored on one test set."""
-    if count < 0:
-        raise UserError(f"--holdout-cases must be 0 or more, got {count}")
-    if count >= len(cases):
-        raise UserError(f"--holdout-cases {count} would leave no training case (the data has {len(cases)})")
-    names = sorted((case.name for case in cases), key=sort_key)
-    chosen = np.random.default_rng(20200).permutation(len(names))[:count]
-    return tuple(sorted((names[i] for i in chosen), key=sort_key))
 
 
 def centre_on_tumour(case: TrainingCase, patch: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

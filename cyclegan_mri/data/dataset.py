@@ -45,7 +45,7 @@ class TrainingData:
     channels: int = 1
     report: LoadReport = field(default_factory=LoadReport)
     paired: bool = False
-    #: Cut from volumes: the names of the subjects held out of training (``volume_slices.split_subjects``).
+    #: Cut from volumes: the names of the subjects held out of training (``subjects.split_subjects``).
     held_out: tuple[str, ...] | None = None
 
     def describe(self) -> str:

@@ -14,19 +14,33 @@ A file names its contrast by the last token of its name (after ``_``, ``-`` or `
 domain folder is that domain's, its subject its file name. Files of other contrasts (labels, masks, predictions)
 are passed over. Subjects under a folder whose name starts with ``test`` (or in a ``test`` domain folder) are
 test subjects, never trained on.
+
+A run splits subjects, never slices or patches (``split_subjects``), the 2D models' slices and the 3D
+CycleGAN's volumes alike: test subjects and ``--holdout-cases K`` of the others (a fixed draw, the same for
+every seed) are held out whole. A paired model trains on both contrasts of each training subject. An unpaired
+model must not be handed hidden pairs, so by default its two domains come from disjoint subjects: the training
+subjects are dealt alternately to A and to B (``--same-subjects`` takes both contrasts of every subject
+instead).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from cyclegan_mri.data.nifti import is_nifti, nifti_stem
 from cyclegan_mri.data.sources import folder_role, sort_key
-from cyclegan_mri.domains import Domains
-from cyclegan_mri.errors import DataError
+from cyclegan_mri.domains import TUTORIAL, Domains
+from cyclegan_mri.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    from cyclegan_mri.record import TrainOptions
 
 # The names a contrast goes by in file names (lower case), by the contrast a domain name stands for.
 CONTRAST_ALIASES: dict[str, tuple[str, ...]] = {
@@ -37,6 +51,8 @@ CONTRAST_ALIASES: dict[str, tuple[str, ...]] = {
     "pd": ("pd", "pdw"),
 }
 _TOKEN = re.compile(r"^(?P<subject>.+?)[_.-](?P<token>[A-Za-z0-9]+)$")
+# The draws of held-out subjects and of the A/B halves are fixed, the same for every --seed.
+SPLIT_SEED = 20200
 
 
 def contrast_tokens(domain: str) -> tuple[str, ...]:
@@ -106,3 +122,70 @@ def find_subjects(folder: str | os.PathLike, domains: Domains) -> list[Subject]:
                         f"after its contrast (<subject>_{domains.a.lower()}.nii.gz, IXI's <subject>-{domains.a}.nii.gz, "
                         f"BraTS case folders) or put them in {domains.a.lower()}/ and {domains.b.lower()}/ folders")
     return sorted(subjects.values(), key=lambda s: (s.test, sort_key(s.name)))
+
+
+class Named(Protocol):
+    """Anything with a name: a BraTS case, a subject."""
+
+    name: str
+
+
+def held_out_cases(cases: Sequence[Named], count: int) -> tuple[str, ...]:
+    """The names of ``count`` cases (or subjects) to keep out of training: a fixed draw from the sorted names, the
+    same for every --seed, so that runs of several seeds are scored on one test set."""
+    if count < 0:
+        raise UserError(f"--holdout-cases must be 0 or more, got {count}")
+    if count >= len(cases):
+        raise UserError(f"--holdout-cases {count} would leave no training case (the data has {len(cases)})")
+    names = sorted((case.name for case in cases), key=sort_key)
+    chosen = np.random.default_rng(SPLIT_SEED).permutation(len(names))[:count]
+    return tuple(sorted((names[i] for i in chosen), key=sort_key))
+
+
+def held_out_subjects(subjects: list[Subject], count: int) -> tuple[str, ...]:
+    """The names of ``count`` complete subjects (both contrasts) to hold out: the fixed draw Vox2Vox holds cases
+    out by (``held_out_cases``), the same for every seed, so that runs of several seeds share a test set."""
+    complete = [s for s in subjects if s.complete and not s.test]
+    if count > len(complete) - 1 and count:
+        raise UserError(f"--holdout-cases {count}: the data has {len(complete)} training subjects with both "
+                        "contrasts; at least one must be left to train on")
+    return held_out_cases(complete, count)
+
+
+@dataclass
+class SubjectSplit:
+    """Which subjects a run trains on, for which domains, and which it holds out."""
+
+    training: list[tuple[Subject, tuple[int, ...]]]
+    held_out: tuple[str, ...]
+    test: list[Subject]
+
+
+def split_subjects(subjects: list[Subject], paired: bool, same_subjects: bool, held_out: tuple[str, ...]
+                   ) -> SubjectSplit:
+    """The training subjects with the domains each gives (see the module doc), the held-out names and the test
+    subjects (the test folder's and the held-out ones that have both contrasts)."""
+    held = set(held_out)
+    training = [s for s in subjects if not s.test and s.name not in held]
+    test = [s for s in subjects if (s.test or s.name in held) and s.complete]
+    if paired:
+        chosen = [(s, (0, 1)) for s in training if s.complete]
+    elif same_subjects:
+        chosen = [(s, tuple(sorted(s.files))) for s in training]
+    else:
+        # Complete subjects are dealt alternately to A and B in a fixed shuffled order; the others give what they have.
+        complete = [s for s in training if s.complete]
+        order = np.random.default_rng(SPLIT_SEED + 1).permutation(len(complete))
+        side_of = {complete[j].name: k % 2 for k, j in enumerate(order)}
+        chosen = [(s, (side_of[s.name],) if s.complete else tuple(s.files)) for s in training]
+    return SubjectSplit(chosen, tuple(sorted(held)), test)
+
+
+def subject_split(options: TrainOptions) -> tuple[list[Subject], SubjectSplit]:
+    """Every subject of ``options.data`` and the split a run of ``options`` trains on (the held-out names from
+    the resumed run when it has them, else drawn)."""
+    domains = Domains.of(options.domains) if options.domains else TUTORIAL
+    subjects = find_subjects(options.data, domains)
+    held_out = (tuple(options.held_out) if options.held_out is not None
+                else held_out_subjects(subjects, options.holdout_cases or 0))
+    return subjects, split_subjects(subjects, options.spec.paired, options.same_subjects, held_out)

@@ -1,5 +1,13 @@
 """Unpaired NIfTI volumes for 3D training: one orientation, one intensity scale, random patches.
 
+Layouts. A folder with one subfolder per domain (``t1/`` and ``t2/``, ``trainA/``
+and ``trainB/``...) gives every volume of its training folders (``load_volume_domains``;
+test folders are left out). Any other folder of volumes is read by subject, as
+the 2D models read it (``subjects.find_subjects``: BraTS case folders, IXI,
+BIDS-like, ``<subject>_<contrast>`` files) and split as they split it
+(``subjects.subject_split``): held-out and test subjects are never trained on,
+and the two domains come from disjoint subjects unless ``--same-subjects``.
+
 Orientation. Every volume is reoriented to the closest canonical (RAS+) voxel
 order (``nibabel.as_closest_canonical``): array axis 0 points to the patient's
 right, axis 1 anterior, axis 2 superior, whatever the order on disk. Volumes of
@@ -40,6 +48,8 @@ from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.nifti import is_nifti, read_volume, voxels
 from cyclegan_mri.data.protocol import fingerprint
 from cyclegan_mri.data.sources import folder_role, sort_key
+from cyclegan_mri.data.subjects import (Subject, SubjectSplit, find_subjects, is_volume_folder, split_subjects,
+                                        subject_split)
 from cyclegan_mri.domains import GENERIC, TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
 
@@ -312,11 +322,20 @@ class VolumeData:
     paired: bool = False
     #: Volumes left out because they are smaller than the patch (``pad_volumes`` off).
     left_out: list[str] = field(default_factory=list)
+    #: Read by subject: the names of the subjects held out of training (``subjects.split_subjects``), and whether
+    #: the two domains come from disjoint subjects.
+    held_out: tuple[str, ...] | None = None
+    disjoint: bool = False
 
     def describe(self) -> str:
         patch = "x".join(map(str, self.patch))
         lines = [f"{name}: {len(volumes)} volumes, shapes {_shapes(volumes)} -> patches {patch}"
                  for name, volumes in zip(self.domains.names, (self.a, self.b))]
+        if self.held_out is not None:
+            lines.append(f"subjects: {'disjoint for the two domains' if self.disjoint else 'both contrasts of each'}; "
+                         f"held out: {len(self.held_out)}" + (f" ({', '.join(self.held_out[:4])}"
+                                                              f"{', ...' if len(self.held_out) > 4 else ''})"
+                                                              if self.held_out else ""))
         if self.left_out:
             lines.append(f"note: {len(self.left_out)} volume(s) smaller than the patch left out "
                          f"({', '.join(self.left_out[:3])}{', ...' if len(self.left_out) > 3 else ''})")
@@ -328,7 +347,16 @@ class VolumeData:
 
     @classmethod
     def load(cls, options: TrainOptions) -> VolumeData:
+        """The volumes a run of ``options`` trains on: by subject, or from the domain folders (see the module doc)."""
         domains = Domains.of(options.domains) if options.domains else None
+        if reads_subjects(options.data, domains):
+            return load_subject_volumes(options)
+        by_subject = [flag for flag, given in (("--holdout-cases", options.holdout_cases),
+                                               ("--same-subjects", options.same_subjects)) if given]
+        if by_subject:
+            raise UserError(f"{', '.join(by_subject)}: for a --data folder read by subject (BraTS case folders, IXI, "
+                            f"<subject>_<contrast> files); {options.data} holds one folder per domain, whose test "
+                            "folders (testA/, testB/...) are held out")
         return load_volume_data(options.data, options.patch, domains, options.spacing, options.pad_volumes)
 
     @classmethod
@@ -346,7 +374,10 @@ class VolumeData:
                              min_foreground=options.min_foreground, augment=options.augment)
 
     def decided(self) -> dict:
-        return {"domains": self.domains.names, "channels": self.channels}
+        decided = {"domains": self.domains.names, "channels": self.channels}
+        if self.held_out is not None:
+            decided.update(holdout_cases=len(self.held_out), held_out=self.held_out)
+        return decided
 
 
 def _shapes(volumes: list[Volume]) -> str:
@@ -354,23 +385,76 @@ def _shapes(volumes: list[Volume]) -> str:
     return ", ".join(shapes[:3]) + (f" and {len(shapes) - 3} more" if len(shapes) > 3 else "")
 
 
+def has_domain_folders(data: str | os.PathLike, domains: Domains | None = None) -> bool:
+    """Whether ``data`` is a folder with a subfolder named for a domain (``t1/``, ``trainA/``, ``testB/``, the
+    domains' own names): the layout ``load_volume_domains`` reads."""
+    path = Path(data)
+    return path.is_dir() and any(p.is_dir() and folder_role(p.name, domains) is not None for p in path.iterdir())
+
+
+def reads_subjects(data: str | os.PathLike, domains: Domains | None = None) -> bool:
+    """Whether a 3D run reads ``data`` by subject (BraTS case folders, IXI, BIDS-like) rather than as one folder
+    per domain."""
+    return is_volume_folder(data) and not has_domain_folders(data, domains)
+
+
+def volume_split(options: TrainOptions) -> tuple[list[Subject], SubjectSplit]:
+    """Every subject of a 3D run's data and the split it trains on. Read by subject, the split of the slices
+    (``subjects.subject_split``); in domain folders, a subject per file name, whose every training volume is
+    trained on (as ``load_volume_domains`` reads them) and whose test folders are held out."""
+    if reads_subjects(options.data, Domains.of(options.domains) if options.domains else None):
+        return subject_split(options)
+    subjects = find_subjects(options.data, options.run_domains)
+    return subjects, split_subjects(subjects, paired=False, same_subjects=True, held_out=())
+
+
+def load_subject_volumes(options: TrainOptions) -> VolumeData:
+    """The training volumes of a folder read by subject: each training subject's volume of each domain the split
+    deals it (``volume_split``)."""
+    patch = _check_triple(options.patch, "--patch", int)
+    domains = options.run_domains
+    _, split = volume_split(options)
+    files: tuple[list[Path], list[Path]] = ([], [])
+    for subject, sides in split.training:
+        for side in sides:
+            files[side].append(subject.files[side])
+    for side, group in enumerate(files):
+        if not group:
+            dealt = "" if options.same_subjects else (
+                "; the domains come from disjoint subjects, so it takes two training subjects with both contrasts, "
+                "or --same-subjects")
+            raise DataError(f"{options.data}: no {domains.names[side]} volume to train on ({len(split.training)} "
+                            f"training subjects{dealt})")
+    a, b = ([load_volume(path, options.spacing) for path in group] for group in files)
+    a, b, left_out = _fitting(domains, a, b, patch, options.pad_volumes)
+    return VolumeData(a, b, domains, patch, left_out=left_out, held_out=split.held_out,
+                      disjoint=not options.same_subjects)
+
+
+def _fitting(names: Domains, a: list[Volume], b: list[Volume], patch: tuple[int, int, int], pad_volumes: bool
+             ) -> tuple[list[Volume], list[Volume], list[str]]:
+    """The volumes of each domain to train on, and the names of those left out: without ``pad_volumes``, those
+    smaller than the patch along any axis (a patch larger than every volume of a domain is refused)."""
+    if pad_volumes:
+        return a, b, []
+    fits = lambda volume: all(s >= p for s, p in zip(volume.data.shape, patch))  # noqa: E731
+    for name, volumes in zip(names.names, (a, b)):
+        if not any(fits(v) for v in volumes):
+            largest = "x".join(map(str, max((v.data.shape for v in volumes), key=np.prod)))
+            raise UserError(f"--patch {' '.join(map(str, patch))} is larger than every {name} volume (the "
+                            f"largest is {largest}) and --no-pad-volumes is on; lower --patch or let volumes "
+                            "be padded")
+    return [v for v in a if fits(v)], [v for v in b if fits(v)], [v.name for v in a + b if not fits(v)]
+
+
 def load_volume_data(data: str | os.PathLike, patch: tuple[int, int, int], domains: Domains | None = None,
                      spacing: tuple[float, float, float] | None = None, pad_volumes: bool = True) -> VolumeData:
-    """The training volumes of ``data`` for ``patch``-sized training. Without ``pad_volumes``, volumes smaller
-    than the patch along any axis are left out, and a patch larger than every volume of a domain is refused."""
+    """The training volumes of ``data``'s domain folders for ``patch``-sized training. Without ``pad_volumes``,
+    volumes smaller than the patch along any axis are left out, and a patch larger than every volume of a domain
+    is refused."""
     patch = _check_triple(patch, "--patch", int)
     names, a, b = load_volume_domains(data, domains, spacing)
-    left_out = []
-    if not pad_volumes:
-        fits = lambda volume: all(s >= p for s, p in zip(volume.data.shape, patch))  # noqa: E731
-        for name, volumes in zip(names.names, (a, b)):
-            if not any(fits(v) for v in volumes):
-                largest = "x".join(map(str, max((v.data.shape for v in volumes), key=np.prod)))
-                raise UserError(f"--patch {' '.join(map(str, patch))} is larger than every {name} volume (the "
-                                f"largest is {largest}) and --no-pad-volumes is on; lower --patch or let volumes "
-                                "be padded")
-        left_out = [v.name for v in a + b if not fits(v)]
-        a, b = [v for v in a if fits(v)], [v for v in b if fits(v)]
+    a, b, left_out = _fitting(names, a, b, patch, pad_volumes)
     return VolumeData(a, b, names, patch, left_out=left_out)
 
 

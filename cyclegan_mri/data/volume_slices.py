@@ -8,13 +8,11 @@ least ``--min-foreground`` of its pixels are brighter than background (5 % of th
 scale), in either contrast of a subject, so that slices of air or of the skull's
 edge do not swamp the epochs.
 
-Subjects, never slices, are split (``split_subjects``): test subjects (under a
-``test`` folder) and ``--holdout-cases K`` of the others (a fixed draw, the same
-for every seed) are held out whole. A paired model trains on both contrasts of
-each training subject, slice by slice (they must share a grid). An unpaired
-model must not be handed hidden pairs, so by default its two domains come from
-disjoint subjects: the training subjects are dealt alternately to A and to B
-(``--same-subjects`` takes both contrasts of every subject instead).
+Subjects, never slices, are split (``subjects.split_subjects``): test subjects
+(under a ``test`` folder) and ``--holdout-cases K`` of the others are held out
+whole. A paired model trains on both contrasts of each training subject, slice
+by slice (they must share a grid); an unpaired model's two domains come from
+disjoint subjects unless ``--same-subjects``.
 """
 
 from __future__ import annotations
@@ -25,10 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cyclegan_mri.data import nifti
-from cyclegan_mri.data.brats import held_out_cases
 from cyclegan_mri.data.intensity import Scaling
 from cyclegan_mri.data.sources import Slice
-from cyclegan_mri.data.subjects import Subject, find_subjects
+from cyclegan_mri.data.subjects import Subject, SubjectSplit, subject_split
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import DataError, UserError
 
@@ -37,8 +34,6 @@ if TYPE_CHECKING:
 
 # A pixel is foreground when it is brighter than background by 5% of the 0-255 scale (as volume_data's patches).
 FOREGROUND = 0.05 * 255.0
-# The draw of the A/B halves is fixed, the same for every --seed.
-SPLIT_SEED = 20200
 
 
 @dataclass
@@ -82,55 +77,6 @@ def read_subject(subject: Subject, sides: tuple[int, ...], plane: str, min_foreg
         masks |= stack > FOREGROUND
     keep = np.flatnonzero(masks.mean(axis=(1, 2)) >= min_foreground)
     return SubjectSlices(subject, plane, keep, {side: stacks[side][keep] for side in sides}, masks[keep])
-
-
-def held_out_subjects(subjects: list[Subject], count: int) -> tuple[str, ...]:
-    """The names of ``count`` complete subjects (both contrasts) to hold out: the fixed draw Vox2Vox holds cases
-    out by (``brats.held_out_cases``), the same for every seed, so that runs of several seeds share a test set."""
-    complete = [s for s in subjects if s.complete and not s.test]
-    if count > len(complete) - 1 and count:
-        raise UserError(f"--holdout-cases {count}: the data has {len(complete)} training subjects with both "
-                        "contrasts; at least one must be left to train on")
-    return held_out_cases(complete, count)
-
-
-@dataclass
-class SubjectSplit:
-    """Which subjects a run trains on, for which domains, and which it holds out."""
-
-    training: list[tuple[Subject, tuple[int, ...]]]
-    held_out: tuple[str, ...]
-    test: list[Subject]
-
-
-def split_subjects(subjects: list[Subject], paired: bool, same_subjects: bool, held_out: tuple[str, ...]
-                   ) -> SubjectSplit:
-    """The training subjects with the domains each gives (see the module doc), the held-out names and the test
-    subjects (the test folder's and the held-out ones that have both contrasts)."""
-    held = set(held_out)
-    training = [s for s in subjects if not s.test and s.name not in held]
-    test = [s for s in subjects if (s.test or s.name in held) and s.complete]
-    if paired:
-        chosen = [(s, (0, 1)) for s in training if s.complete]
-    elif same_subjects:
-        chosen = [(s, tuple(sorted(s.files))) for s in training]
-    else:
-        # Complete subjects are dealt alternately to A and B in a fixed shuffled order; the others give what they have.
-        complete = [s for s in training if s.complete]
-        order = np.random.default_rng(SPLIT_SEED + 1).permutation(len(complete))
-        side_of = {complete[j].name: k % 2 for k, j in enumerate(order)}
-        chosen = [(s, (side_of[s.name],) if s.complete else tuple(s.files)) for s in training]
-    return SubjectSplit(chosen, tuple(sorted(held)), test)
-
-
-def subject_split(options: TrainOptions) -> tuple[list[Subject], SubjectSplit]:
-    """Every subject of ``options.data`` and the split a run of ``options`` trains on (the held-out names from
-    the resumed run when it has them, else drawn)."""
-    domains = Domains.of(options.domains) if options.domains else TUTORIAL
-    subjects = find_subjects(options.data, domains)
-    held_out = (tuple(options.held_out) if options.held_out is not None
-                else held_out_subjects(subjects, options.holdout_cases or 0))
-    return subjects, split_subjects(subjects, options.spec.paired, options.same_subjects, held_out)
 
 
 def training_slices(options: TrainOptions) -> tuple[list[Slice], list[Slice], SubjectSplit]:

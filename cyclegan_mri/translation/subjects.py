@@ -28,8 +28,8 @@ from scipy import ndimage
 
 from cyclegan_mri.data.images import encode_png, to_uint8
 from cyclegan_mri.data.protocol import fingerprint, trained_on
-from cyclegan_mri.data.subjects import Subject, find_subjects
-from cyclegan_mri.data.volume_slices import SubjectSlices, read_subject, split_subjects
+from cyclegan_mri.data.subjects import Subject, SubjectSplit, find_subjects, split_subjects
+from cyclegan_mri.data.volume_slices import SubjectSlices, read_subject
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.metrics import masked_score, score
 from cyclegan_mri.record import TrainOptions
@@ -50,13 +50,21 @@ def brain_masks(read: SubjectSlices) -> np.ndarray:
     return np.stack([ndimage.binary_fill_holes(mask) for mask in read.masks])
 
 
-def scored_subjects(options: TrainOptions, data: str | Path | None) -> tuple[list[Subject], str, list[str]]:
-    """The subjects to score, what they are, and the names of the subjects the run trained on."""
+def slice_split(options: TrainOptions) -> SubjectSplit | None:
+    """The split a 2D run made of its data's subjects, or None when that folder is gone."""
+    if not Path(options.data).is_dir():
+        return None
+    return split_subjects(find_subjects(options.data, options.run_domains), options.spec.paired,
+                          options.same_subjects, tuple(options.held_out or ()))
+
+
+def scored_subjects(options: TrainOptions, data: str | Path | None, split: SubjectSplit | None
+                    ) -> tuple[list[Subject], str, list[str]]:
+    """The subjects to score, what they are, and the names of the subjects the run trained on, from the run's
+    ``split`` of its own data (None when that data is gone)."""
     domains = options.run_domains
     own = data is None or Path(data).resolve() == Path(options.data).resolve()
     folder = options.data if data is None else data
-    split = split_subjects(find_subjects(options.data, domains), options.spec.paired, options.same_subjects,
-                           tuple(options.held_out or ())) if Path(options.data).is_dir() else None
     trained = sorted({s.name for s, _ in split.training}) if split else []
     if own:
         if split is None or not split.test:
@@ -88,15 +96,17 @@ def reference_slices(options: TrainOptions) -> list[SubjectSlices]:
 def _subject_scores(targets: np.ndarray, predictions: Sequence[np.ndarray], masks: np.ndarray) -> dict:
     whole = [score(t, p) for t, p in zip(targets, predictions)]
     brain = [masked_score(t, p, m) for t, p, m in zip(targets, predictions, masks) if m.any()]
-    return {"slices": len(whole), "whole": _mean(whole), "brain": _mean(brain)}
+    return {"slices": len(whole), "whole": mean_scores(whole), "brain": mean_scores(brain)}
 
 
-def _mean(rows: list[dict]) -> dict:
+def mean_scores(rows: list[dict]) -> dict:
+    """The mean of each score over ``rows`` (None for each when there are none)."""
     return {key: float(np.mean([row[key] for row in rows])) if rows else None for key in KEYS}
 
 
-def _overall(per_subject: list[dict]) -> dict:
-    return {region: _mean([row[region] for row in per_subject if row[region]["psnr"] is not None])
+def overall_scores(per_subject: list[dict]) -> dict:
+    """The means over subjects, whole and inside the brain, of the subjects that have a score there."""
+    return {region: mean_scores([row[region] for row in per_subject if row[region]["psnr"] is not None])
             for region in ("whole", "brain")}
 
 
@@ -107,7 +117,7 @@ def evaluate_subjects(run: RunDir, options: TrainOptions, data: str | Path | Non
     """Translate and score each scored subject in every direction of the run; the results (as
     ``evaluation.json`` holds them) and a description of what was scored. ``generators`` (by direction) score
     networks in training instead of the run's exported ones, at ``size`` where they take any size."""
-    subjects, description, trained_subjects = scored_subjects(options, data)
+    subjects, description, trained_subjects = scored_subjects(options, data, slice_split(options))
     generators = generators or load_generators(run)
     domains = options.run_domains
     training = trained_on(options)
@@ -142,15 +152,17 @@ def evaluate_subjects(run: RunDir, options: TrainOptions, data: str | Path | Non
         source, target = domains.source_and_target(direction)
         results[direction] = {
             "source": source, "target": target, "data_range": 255.0, "plane": options.plane,
-            **_overall(rows), "per_subject": rows,
+            **overall_scores(rows), "per_subject": rows,
             "held_out": None if training is None else not any(r["seen_in_training"] for r in rows),
-            "baselines": {name: {**_overall(table), "per_subject": table} for name, table in baseline_rows.items()}}
+            "baselines": {name: {**overall_scores(table), "per_subject": table}
+                          for name, table in baseline_rows.items()}}
     results["subjects"] = {"scored": [s.name for s in subjects], "trained_on": trained_subjects}
     return results, description
 
 
-def format_subject_table(results: dict, per_subject: bool = True) -> str:
-    """Means per direction and method over subjects (whole slice, then brain mask), then each subject."""
+def format_subject_table(results: dict, per_subject: bool = True, unit: str = "slice") -> str:
+    """Means per direction and method over subjects (whole ``unit``, slice or volume, then brain mask), then each
+    subject."""
     lines = [f"{'direction':<12} {'method':<20} {'PSNR whole':>10} {'SSIM':>6} {'NMSE':>7}   "
              f"{'PSNR brain':>10} {'SSIM':>6} {'NMSE':>7}"]
     number = lambda value, spec: "-".rjust(int(spec.split(".")[0])) if value is None else format(value, spec)  # noqa: E731
@@ -168,10 +180,11 @@ def format_subject_table(results: dict, per_subject: bool = True) -> str:
         lines.extend(row(title, name, scores) for name, scores in r["baselines"].items())
     if per_subject:
         for r in directions.values():
-            lines.append(f"\n{r['source']} -> {r['target']} per subject (whole slice | brain mask)")
+            lines.append(f"\n{r['source']} -> {r['target']} per subject (whole {unit} | brain mask)")
             for s in r["per_subject"]:
                 seen = "  (seen in training)" if s.get("seen_in_training") else ""
-                lines.append(f"  {s['name']:<28} {s['slices']:>4} slices  {number(s['whole']['psnr'], '6.2f')} "
+                size = f"{s['slices']:>4} slices" if "slices" in s else "x".join(map(str, s["shape"]))
+                lines.append(f"  {s['name']:<28} {size:>11}  {number(s['whole']['psnr'], '6.2f')} "
                              f"{number(s['whole']['ssim'], '6.3f')} | {number(s['brain']['psnr'], '6.2f')} "
                              f"{number(s['brain']['ssim'], '6.3f')}{seen}")
     trained = results.get("subjects", {}).get("trained_on", [])
@@ -180,12 +193,13 @@ def format_subject_table(results: dict, per_subject: bool = True) -> str:
     return "\n".join(lines)
 
 
-def held_out_line(results: dict) -> str:
-    """One line saying whether the scored subjects are held out."""
+def held_out_line(results: dict, unit: str = "slice") -> str:
+    """One line saying whether the scored subjects are held out (the run trained on ``unit``s: slices or
+    volumes)."""
     flags = {r.get("held_out") for k, r in results.items() if k != "subjects"}
     if flags == {True}:
-        return "held out: the run never saw any slice of these subjects"
+        return f"held out: the run never saw any {unit} of these subjects"
     if False in flags:
-        return ("NOT held out: the run trained on slices of some of these subjects (see per subject); these scores "
+        return (f"NOT held out: the run trained on {unit}s of some of these subjects (see per subject); these scores "
                 "overstate its quality")
     return "held out: unknown (the run's training data could not be read again to check)"
