@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from test_volume_slices import volumes
+from conftest import subject_volumes as volumes
 
 from cyclegan_mri.benchmarks import real_mri
 from cyclegan_mri.errors import UserError

@@ -227,11 +227,14 @@ def translation_rows(results: list[dict]) -> dict:
 
 
 def baseline_rows(results: list[dict]) -> dict:
-    """The baselines of the first 2D run that has them, per direction (they depend on the split alone)."""
+    """The 2D baselines per direction, from the first run that scored them (they depend on the split alone)."""
+    rows: dict = {}
     for result in results:
-        if result["entry"] in ("cyclegan", "cut", "fastcut"):
-            return {d: s["baselines"] for d, s in result["scores"].items() if d != "subjects" and "baselines" in s}
-    return {}
+        if result["entry"] in entries() and entries()[result["entry"]].kind == "slices":
+            for direction, scores in result["scores"].items():
+                if direction != "subjects" and scores.get("baselines"):
+                    rows.setdefault(direction, scores["baselines"])
+    return rows
 
 
 def _mean_range(s: dict, digits: int) -> str:
@@ -427,7 +430,58 @@ def write_figures(results: list[dict], reports: Path, data: str, out: Path) -> d
         figures["real_mri_translations.png"] = (
             "Held-out patients, the axial slice with the most brain: input, real target and each 2D model's "
             "translation (first seed), each direction.")
+    segmentation = [r for r in results if r["entry"] == "vox2vox"]
+    if segmentation:
+        (reports / "real_mri_segmentation.png").write_bytes(segmentation_figure(segmentation[0], out))
+        figures["real_mri_segmentation.png"] = (
+            "Held-out patients, the axial slice with the most tumour: FLAIR, the expert labels, the training-free "
+            "FLAIR-threshold baseline and Vox2Vox (first seed); red necrosis / non-enhancing core, green oedema, "
+            "yellow enhancing tumour.")
     return figures
+
+
+def segmentation_figure(result: dict, out: Path, patients: int = 2) -> bytes:
+    """FLAIR with the expert labels, the threshold baseline and Vox2Vox's segmentation of the first held-out cases."""
+    import nibabel as nib
+    from matplotlib.colors import ListedColormap
+
+    from cyclegan_mri.data.brats import case_classes, find_cases, read_case
+    from cyclegan_mri.segmentation.baselines import threshold_segmentation
+    from cyclegan_mri.segmentation.inference import SEGMENTATIONS
+
+    run = out / f"{result['entry']}-seed{result['seed']}"
+    options = load_run_options(run)
+    contrasts = tuple(options.contrasts)
+    cases = [c for c in find_cases(options.data) if c.name in set(options.held_out or ())][:patients]
+    colours = ListedColormap(["red", "green", "yellow"])
+
+    def panels(case):
+        classes = case_classes(options.classes, case)
+        volumes = read_case(case, contrasts, classes)
+        predicted = nib.as_closest_canonical(nib.load(str(run / SEGMENTATIONS / f"{case.name}.nii.gz")))
+        lookup = np.zeros(max(classes) + 1, np.uint8)
+        lookup[list(classes)] = np.arange(len(classes))
+        model = lookup[np.rint(np.asarray(predicted.dataobj)).astype(np.int64)]
+        baseline = threshold_segmentation(volumes.image, contrasts, classes)
+        z = int(np.argmax((volumes.classes > 0).sum(axis=(0, 1))))
+        flair = volumes.image[..., contrasts.index("flair") if "flair" in contrasts else 0]
+        return z, flair, {"expert": volumes.classes, "FLAIR threshold": baseline, "Vox2Vox": model}
+
+    def draw(figure):
+        for i, case in enumerate(cases):
+            z, flair, labels = panels(case)
+            shown = [("FLAIR", None), *labels.items()]
+            for j, (title, volume) in enumerate(shown):
+                axes = figure.add_subplot(len(cases), len(shown), i * len(shown) + j + 1)
+                axes.imshow(np.rot90(flair[:, :, z]), cmap="gray")
+                if volume is not None:
+                    axial = np.rot90(volume[:, :, z]).astype(float)
+                    axes.imshow(np.ma.masked_equal(axial, 0), cmap=colours, vmin=1, vmax=3, alpha=0.6,
+                                interpolation="nearest")
+                axes.set_title(f"{case.name}\n{title}" if j == 0 else title, fontsize=7)
+                axes.axis("off")
+
+    return figure_png(draw, size=(9, 2.6 * len(cases)))
 
 
 def translations_figure(results: list[dict], data: str, out: Path, patients: int = 2) -> bytes:

@@ -20,7 +20,7 @@ content, ``data.protocol.trained_on``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,10 +118,12 @@ def baseline_methods(references: list[tuple[np.ndarray, np.ndarray]], side: int
 
 
 def evaluate_volume_subjects(run: RunDir, options: TrainOptions, data: str | Path | None = None,
-                             write_translations: bool = True, baselines: bool = True) -> tuple[dict, str]:
+                             write_translations: bool = True, baselines: bool = True,
+                             window: Sequence[int] | None = DEFAULT_WINDOW) -> tuple[dict, str]:
     """Translate each scored subject's volume whole in every direction of the 3D run and score it; the results
     (as ``evaluation.json`` holds them) and a description of what was scored. Translations go to
-    ``translations/<direction>/<subject>.nii.gz`` on the source volume's grid."""
+    ``translations/<direction>/<subject>.nii.gz`` on the source volume's grid; ``window`` is the inference
+    window (``networks.windows``)."""
     split = volume_split(options)[1] if Path(options.data).is_dir() else None
     subjects, description, trained_subjects = scored_subjects(options, data, split)
     generators = load_generators(run)
@@ -138,7 +140,7 @@ def evaluate_volume_subjects(run: RunDir, options: TrainOptions, data: str | Pat
         for direction, generator in generators.items():
             side = domains.source_side(direction)
             source, target = read.scaled(side), read.scaled(1 - side)
-            translated = predict_volume(generator, read.prepared[side].data,
+            translated = predict_volume(generator, read.prepared[side].data, window=window,
                                         progress=f"translating {subject.name} ({domains.title(direction)})")
             row = {"name": subject.name, "shape": list(source.shape), **volume_scores(target, to_255(translated), mask)}
             if training is not None:
