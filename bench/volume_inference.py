@@ -129,12 +129,15 @@ def time_settings(rows: list[dict], shape: list[int], repeats: int, models: list
 
 
 def score_cyclegan(run: str, data: str, rows: list[dict]) -> list[dict]:
+    from cyclegan_mri.data.volume_data import reads_subjects
     from cyclegan_mri.record import load_run_options
     from cyclegan_mri.rundir import RunDir
     from cyclegan_mri.translation.inference import pick_generator
     from cyclegan_mri.volumetric.inference import score_pair
 
     options = load_run_options(Path(run))
+    if reads_subjects(data, options.run_domains):
+        return score_cyclegan_subjects(run, data, rows)
     direction, generator = pick_generator(RunDir.at(run), None)
     source_dir, target_dir = (Path(data) / d for d in direction.split("_to_"))
     names = sorted(p.name for p in source_dir.glob("*.nii*"))
@@ -150,6 +153,29 @@ def score_cyclegan(run: str, data: str, rows: list[dict]) -> list[dict]:
             ssim.append(scores["ssim"])
         table.append({"name": row["name"], "window": row["window"], "direction": direction, "volumes": len(names),
                       "psnr": statistics.mean(psnr), "ssim": statistics.mean(ssim)})
+    return table
+
+
+def score_cyclegan_subjects(run: str, data: str, rows: list[dict]) -> list[dict]:
+    """The 3D run's held-out subjects of ``data`` (all of them when ``data`` is another folder), both directions,
+    whole volumes, for each window setting."""
+    from cyclegan_mri.record import load_run_options
+    from cyclegan_mri.rundir import RunDir
+    from cyclegan_mri.volumetric.subjects import evaluate_volume_subjects
+
+    options = load_run_options(Path(run))
+    own = Path(data).resolve() == Path(options.data).resolve()
+    table = []
+    for row in rows:
+        if row["eager"]:
+            continue
+        results, _ = evaluate_volume_subjects(RunDir.at(run), options, None if own else data,
+                                              write_translations=False, baselines=False, window=row["window"])
+        for direction, r in results.items():
+            if direction != "subjects":
+                table.append({"name": row["name"], "window": row["window"], "direction": direction,
+                              "volumes": len(r["per_subject"]), "psnr": r["whole"]["psnr"],
+                              "ssim": r["whole"]["ssim"]})
     return table
 
 
@@ -185,9 +211,9 @@ def markdown(report: dict) -> str:
         lines.append("")
     if report.get("scores", {}).get("cyclegan3d"):
         s = report["scores"]["cyclegan3d"]
-        lines += [f"## cyclegan3d: scores ({s[0]['direction']}, {s[0]['volumes']} held-out volumes)", "",
-                  "| setting | PSNR | SSIM |", "| --- | ---: | ---: |"]
-        lines += [f"| {r['name']} | {r['psnr']:.3f} | {r['ssim']:.4f} |" for r in s]
+        lines += [f"## cyclegan3d: scores ({s[0]['volumes']} held-out volumes, whole volume)", "",
+                  "| setting | direction | PSNR | SSIM |", "| --- | --- | ---: | ---: |"]
+        lines += [f"| {r['name']} | {r['direction']} | {r['psnr']:.3f} | {r['ssim']:.4f} |" for r in s]
         lines.append("")
     if report.get("scores", {}).get("vox2vox"):
         s = report["scores"]["vox2vox"]

@@ -147,11 +147,12 @@ def score_run(entry: Entry, run: RunDir, options: TrainOptions) -> dict:
 
 
 def run_entry(entry: Entry, data: str, holdout: int, seed: int, out: Path, minutes: float,
-              curve_every: float, image_size: tuple[int, int]) -> dict:
+              curve_every: float, image_size: tuple[int, int], variant: str | None = None,
+              extra: Sequence[str] = ()) -> dict:
     """Train one entry for one seed within ``minutes`` of CPU time (resuming what a run already spent), score it
-    and keep the result in the run directory."""
-    folder = out / f"{entry.name}-seed{seed}"
-    flags = entry.train_flags(data, holdout, seed, folder, image_size)
+    and keep the result in the run directory. A ``variant`` adds ``extra`` train.py flags, in its own runs."""
+    folder = out / f"{entry.name}{'-' + variant if variant else ''}-seed{seed}"
+    flags = [*entry.train_flags(data, holdout, seed, folder, image_size), *extra]
     options = train_options(parse_train_args(flags))
     run = RunDir.at(folder)
     path = run.root / RESULT
@@ -171,7 +172,8 @@ def run_entry(entry: Entry, data: str, holdout: int, seed: int, out: Path, minut
         tally()
         spent, wall = budget.spent_minutes, wall + (time.monotonic() - started) / 60
     saved = load_run_options(run.root)
-    result = {"entry": entry.name, "model": saved.model, "seed": seed, "flags": flags,
+    result = {"entry": entry.name, "model": saved.model, "variant": variant, "run": folder.name, "seed": seed,
+              "flags": flags,
               "cpu_minutes": round(spent, 2), "wall_minutes": round(wall, 2), "epochs": epochs_of(run),
               "steps": json.loads(path.read_text()).get("steps") if path.exists() else None,
               "held_out": list(saved.held_out or ()), "scores": score_run(entry, run, saved)}
@@ -193,6 +195,8 @@ def collect(out: Path) -> list[dict]:
     results = []
     for path in sorted(out.glob(f"*/{RESULT}")):
         result = json.loads(path.read_text())
+        result.setdefault("variant", None)
+        result.setdefault("run", path.parent.name)
         if "scores" in result:
             results.append(result)
     return sorted(results, key=lambda r: (list(entries()).index(r["entry"]) if r["entry"] in entries() else 99,
@@ -209,8 +213,10 @@ def translation_rows(results: list[dict]) -> dict:
         for direction, scores in result["scores"].items():
             if direction == "subjects":
                 continue
-            row = rows.setdefault(f"{result['model']} {direction}", {
-                "model": result["model"], "direction": direction, "source": scores["source"],
+            label = label_of(result)
+            row = rows.setdefault(f"{label} {direction}", {
+                "model": label, "base_model": result["model"], "variant": result.get("variant"),
+                "direction": direction, "source": scores["source"],
                 "target": scores["target"], "runs": []})
             row["runs"].append({"seed": result["seed"], "cpu_minutes": result["cpu_minutes"],
                                 "steps": result.get("steps"), "epochs": result["epochs"],
@@ -224,6 +230,11 @@ def translation_rows(results: list[dict]) -> dict:
                                for key in ("psnr", "ssim", "nmse")}
         row["cpu_minutes"] = summary([run["cpu_minutes"] for run in row["runs"]])
     return rows
+
+
+def label_of(result: dict) -> str:
+    """A run's model as the report names it: the model, and its variant if any."""
+    return result["model"] + (f" {result['variant']}" if result.get("variant") else "")
 
 
 def baseline_rows(results: list[dict]) -> dict:
@@ -327,7 +338,7 @@ def report_markdown(report: dict) -> str:
 def targets_lines(report: dict) -> list[str]:
     """Where the unpaired CycleGAN stands against the targets: SSIM 0.85 T1 -> T2 (whole slice), and above
     histogram matching and the lookup table in PSNR both ways."""
-    rows = [r for r in report["translation"].values() if r["model"] == "cyclegan" and "whole" in r]
+    rows = [r for r in report["translation"].values() if r["base_model"] == "cyclegan" and "whole" in r]
     lines = []
     for row in rows:
         base = report["baselines"].get(row["direction"], {})
@@ -336,7 +347,7 @@ def targets_lines(report: dict) -> list[str]:
                   f"histogram matching {base['histogram_matching']['whole']['psnr']:.2f}"] if base else []
         if row["source"].upper() == "T1":
             checks.insert(0, f"SSIM {w['ssim']['mean']:.3f} (worst seed {w['ssim']['min']:.3f}) vs target 0.85")
-        lines.append(f"- CycleGAN {row['source']} -> {row['target']}: " + "; ".join(checks) + ".")
+        lines.append(f"- {row['model']} {row['source']} -> {row['target']}: " + "; ".join(checks) + ".")
     return lines
 
 
@@ -409,8 +420,8 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, minutes: flo
                  "held_out": list(split.held_out)},
         "translation": translation_rows(results), "baselines": baseline_rows(results),
         "segmentation": segmentation_rows(results),
-        "curves": {f"{r['model']} {r['entry']}": r["curve"] for r in results if r.get("curve") and r["seed"] == min(
-            x["seed"] for x in results if x["entry"] == r["entry"])},
+        "curves": {label_of(r): r["curve"] for r in results if r.get("curve") and r["seed"] == min(
+            x["seed"] for x in results if x["run"].rsplit("-seed", 1)[0] == r["run"].rsplit("-seed", 1)[0])},
         "runs": [{k: v for k, v in r.items() if k != "scores"} for r in results]}
     reports.mkdir(parents=True, exist_ok=True)
     if figures:
@@ -449,7 +460,7 @@ def segmentation_figure(result: dict, out: Path, patients: int = 2) -> bytes:
     from cyclegan_mri.segmentation.baselines import threshold_segmentation
     from cyclegan_mri.segmentation.inference import SEGMENTATIONS
 
-    run = out / f"{result['entry']}-seed{result['seed']}"
+    run = out / result["run"]
     options = load_run_options(run)
     contrasts = tuple(options.contrasts)
     cases = [c for c in find_cases(options.data) if c.name in set(options.held_out or ())][:patients]
@@ -488,18 +499,16 @@ def translations_figure(results: list[dict], data: str, out: Path, patients: int
     """Input, real target and each 2D model's translation of one slice of the first held-out patients."""
     first = {}
     for r in results:
-        first.setdefault(r["entry"], r)
-    options = load_run_options(out / f"{results[0]['entry']}-seed{results[0]['seed']}")
+        first.setdefault((r["entry"], r.get("variant")), r)
+    options = load_run_options(out / results[0]["run"])
     _, split = subject_split(options)
     domains = options.run_domains
     chosen = split.test[:patients]
     reads = [read_subject(s, (0, 1), options.plane, options.min_foreground) for s in chosen]
     picks = [int(np.argmax(read.masks.sum(axis=(1, 2)))) for read in reads]
-    translators: dict[str, dict] = {}
-    for entry, r in first.items():
-        translators[r["model"] if not entry.startswith("pix2pix") else "pix2pix"] = {
-            **translators.get("pix2pix" if entry.startswith("pix2pix") else r["model"], {}),
-            **load_generators(RunDir.at(out / f"{entry}-seed{r['seed']}"))}
+    translators: dict[str, dict] = {}  # by label; pix2pix's two runs give one label's two directions
+    for r in first.values():
+        translators.setdefault(label_of(r), {}).update(load_generators(RunDir.at(out / r["run"])))
     models = list(translators)
     rows = [(read, pick, direction) for read, pick in zip(reads, picks) for direction in domains.directions]
 
@@ -543,6 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--curve-every", type=float, default=10.0, metavar="MIN",
                         help="score the held-out patients after each MIN CPU minutes of a 2D run (0: at the end "
                              "only; default: %(default)s)")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="a named variant of the models: its runs go to <entry>-NAME-seed<S> and its rows "
+                             "beside the plain ones (give its flags with --train-flags)")
+    parser.add_argument("--train-flags", default="", metavar="'FLAGS'",
+                        help="train.py flags added to every run of --variant (write --train-flags='--lambda-identity 0')")
     parser.add_argument("--data-name", metavar="TEXT",
                         help="what the report calls the data (default: the --data folder's name)")
     parser.add_argument("--reports", default="reports", help="where the report goes (default: %(default)s)")
@@ -559,12 +573,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--data {args.data}: not a folder (fetch the BraTS cases first, see docs/real_mri.md)")
     out, reports = Path(args.out), Path(args.reports)
     command = "python bench/real_mri.py " + shlex.join(argv)
+    if bool(args.variant) != bool(args.train_flags):
+        raise UserError("--variant and --train-flags go together: a variant is named by the flags it adds")
     if not args.report_only:
         size = slice_size(args.data, DOMAINS)
         for name in args.models:
             for seed in args.seeds:
                 run_entry(entries()[name], args.data, args.holdout_cases, seed, out, args.minutes,
-                          args.curve_every, size)
+                          args.curve_every, size, args.variant, shlex.split(args.train_flags))
                 write_report(out, reports, args.data, args.holdout_cases, args.minutes, command, figures=False,
                              name=args.data_name)
     report = write_report(out, reports, args.data, args.holdout_cases, args.minutes, command, name=args.data_name)
