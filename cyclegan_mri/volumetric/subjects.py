@@ -34,6 +34,7 @@ from cyclegan_mri.data.volume_data import PreparedVolume, prepare_volume, volume
 from cyclegan_mri.data.volume_slices import FOREGROUND
 from cyclegan_mri.errors import DataError
 from cyclegan_mri.metrics import DATA_RANGE, masked_score, score
+from cyclegan_mri.networks.windows import DEFAULT_WINDOW
 from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.rundir import RunDir
 from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, identity
