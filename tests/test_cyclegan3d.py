@@ -18,7 +18,7 @@ from cyclegan_mri.specs import SPECS
 from cyclegan_mri.data.phantoms import head_phantom, write_volume_pairs
 
 TINY = ["--model", "cyclegan3d", "--patch", "16", "16", "16", "--filters", "2", "--generator", "resnet6_3d",
-        "--batch", "1", "--pool-size", "0", "--verbose", "0", "--seed", "0"]
+        "--batch", "1", "--pool-size", "0", "--patches-per-epoch", "1", "--verbose", "0", "--seed", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +66,11 @@ def test_an_identity_generator_gives_back_the_volume_on_its_own_grid(tmp_path):
 def test_train_resume_translate_and_score_volumes(volumes, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["--data", str(volumes / "data"), "--out", str(out), *TINY]
+    assert train.main([*argv, "--epochs", "1"]) == 0
     assert train.main([*argv, "--epochs", "2"]) == 0
-    assert train.main([*argv, "--epochs", "3"]) == 0
-    assert "resuming from epoch 2" in capsys.readouterr().out
+    assert "resuming from epoch 1" in capsys.readouterr().out
     assert sorted(p.name for p in (out / "generators").iterdir()) == ["t1_to_t2.keras", "t2_to_t1.keras"]
-    assert len(list((out / "samples").glob("*.png"))) == 3
+    assert len(list((out / "samples").glob("*.png"))) == 2
     assert json.loads((out / "run.json").read_text())["patch"] == [16, 16, 16]
 
     # A volume of another shape and voxel order comes back on its own grid.

@@ -55,7 +55,8 @@ def test_two_workers_on_this_machine_train_one_run(archive, tmp_path):
                                                       "task": {"type": "worker", "index": index}})}
         processes.append(subprocess.Popen(
             [sys.executable, "train.py", "--strategy", "multiworker", "--seed", "1", "--data", str(archive),
-             "--out", str(out), "--epochs", "1", "--image-size", "16", "16", "--filters", "2", "--verbose", "2"],
+             "--out", str(out), "--epochs", "1", "--image-size", "16", "16", "--filters", "2", "--generator", "contrast",
+             "--verbose", "2"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     logs = []
     try:
