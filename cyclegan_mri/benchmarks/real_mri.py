@@ -14,6 +14,7 @@ finished run each time (``write_report``).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shlex
@@ -24,10 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import nibabel as nib
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from cyclegan_mri.benchmarks.quality import figure_png, summary
 from cyclegan_mri.cli.train import parse_train_args, train_options
+from cyclegan_mri.data.brats import case_classes, find_cases, read_case
 from cyclegan_mri.data.subjects import find_subjects, subject_split
 from cyclegan_mri.data.volume_slices import read_subject, windowed_slices
 from cyclegan_mri.devices import cpu_info
@@ -35,10 +39,13 @@ from cyclegan_mri.domains import Domains
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.record import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
+from cyclegan_mri.segmentation.baselines import threshold_segmentation
+from cyclegan_mri.segmentation.inference import SEGMENTATIONS, evaluate_segmentation
 from cyclegan_mri.training.guards import CpuBudget
 from cyclegan_mri.training.trainer import train
 from cyclegan_mri.translation.inference import load_generators, translate_slices
 from cyclegan_mri.translation.subjects import evaluate_subjects
+from cyclegan_mri.volumetric.subjects import evaluate_volume_subjects
 
 RESULT = "real_mri.json"
 CURVE = "real_mri_curve.json"
@@ -138,11 +145,7 @@ def score_run(entry: Entry, run: RunDir, options: TrainOptions) -> dict:
         results, _ = evaluate_subjects(run, options, write_translations=False)
         return results
     if entry.kind == "segmentation":
-        from cyclegan_mri.segmentation.inference import evaluate_segmentation
-
         return evaluate_segmentation(run, options.data, write_segmentations=True)[0]
-    from cyclegan_mri.volumetric.subjects import evaluate_volume_subjects
-
     return evaluate_volume_subjects(run, options, write_translations=True)[0]
 
 
@@ -173,7 +176,7 @@ def run_entry(entry: Entry, data: str, holdout: int, seed: int, out: Path, minut
         spent, wall = budget.spent_minutes, wall + (time.monotonic() - started) / 60
     saved = load_run_options(run.root)
     result = {"entry": entry.name, "model": saved.model, "variant": variant, "run": folder.name, "seed": seed,
-              "flags": flags,
+              "flags": flags, "budget_cpu_minutes": minutes, "curve_every": curve_every,
               "cpu_minutes": round(spent, 2), "wall_minutes": round(wall, 2), "epochs": epochs_of(run),
               "steps": json.loads(path.read_text()).get("steps") if path.exists() else None,
               "held_out": list(saved.held_out or ()), "scores": score_run(entry, run, saved)}
@@ -197,6 +200,10 @@ def collect(out: Path) -> list[dict]:
         result = json.loads(path.read_text())
         result.setdefault("variant", None)
         result.setdefault("run", path.parent.name)
+        history = path.parent / "history.csv"
+        if history.exists():  # the losses of the last epoch, for what the scores alone do not say
+            rows = list(csv.DictReader(history.open()))
+            result["last_losses"] = {k: float(v) for k, v in rows[-1].items() if k.endswith("_loss")} if rows else {}
         if "scores" in result:
             results.append(result)
     return sorted(results, key=lambda r: (list(entries()).index(r["entry"]) if r["entry"] in entries() else 99,
@@ -230,6 +237,19 @@ def translation_rows(results: list[dict]) -> dict:
                                for key in ("psnr", "ssim", "nmse")}
         row["cpu_minutes"] = summary([run["cpu_minutes"] for run in row["runs"]])
     return rows
+
+
+def command_of(result: dict) -> str:
+    """The benchmark command that trains and scores one run (its budget: the one recorded, else what it spent)."""
+    budget = result.get("budget_cpu_minutes") or round(result["cpu_minutes"])
+    words = ["python", "bench/real_mri.py", "--data", "DIR", "--models", result["entry"], "--seeds",
+             str(result["seed"]), "--minutes", f"{budget:g}"]
+    if "curve_every" in result:
+        words += ["--curve-every", f"{result['curve_every']:g}"]
+    if result.get("variant"):
+        extra = result["flags"][result["flags"].index("--verbose") + 2:]
+        words += ["--variant", result["variant"], f"--train-flags={shlex.join(extra)}"]
+    return shlex.join(words)
 
 
 def label_of(result: dict) -> str:
@@ -271,11 +291,12 @@ def segmentation_rows(results: list[dict]) -> dict | None:
 def report_markdown(report: dict) -> str:
     """``reports/real_mri.md``: the tables of ``report`` (``reports/real_mri.json``) and its figures."""
     lines = ["# Real MRI: every model trained on real BraTS scans and scored on held-out patients", "",
-             f"Command: `{report['command']}`.", "",
+             f"Rebuilt by `{report['command']}`; each run was trained and scored by the command beside it in the "
+             "runs table at the end.", "",
              f"Machine: {report['machine']['cpu']} ({report['machine']['cores']} cores; "
              f"{', '.join(report['machine']['flags']) or 'none of ' + ', '.join(CPU_FLAGS)}), no GPU. "
-             f"Each run trained until it had spent {report['budget_cpu_minutes']:g} CPU minutes (all its threads) "
-             "in training steps; the runs went one per core, side by side (`taskset`).", "",
+             "Each run trained until it had spent its budget of CPU minutes (all its threads; the CPU min "
+             "columns) in training steps; runs went one per core, side by side (`taskset`).", "",
              f"Data: {report['data']['subjects']} subjects of {report['data']['name']} (`DIR`); "
              f"held out, never trained on: {', '.join(report['data']['held_out'])}. Unpaired models take their two "
              "contrasts from disjoint training subjects; pix2pix and iVAN take both contrasts of every training "
@@ -329,6 +350,10 @@ def report_markdown(report: dict) -> str:
             lines += ["", f"Whole tumour Dice {100 * wt['mean']:.1f} %: {80 - 100 * wt['mean']:+.1f} points to 80 %."
                       if wt["mean"] < 0.80 else f"Whole tumour Dice {100 * wt['mean']:.1f} %: above 80 %."]
         lines.append("")
+    lines += ["## Runs", "", "| run | seed | CPU min | wall min | steps | command |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {r['run']} | {r['seed']} | {r['cpu_minutes']:.1f} | {r['wall_minutes']:.1f} | {r.get('steps') or '-'} | "
+              f"`{r['command']}` |" for r in report["runs"]]
+    lines.append("")
     for name, caption in report.get("figures", {}).items():
         lines += [f"![{caption}]({name})", "", caption, ""]
     lines.append(ANCHORS)
@@ -405,7 +430,7 @@ def sanitised(value, paths: dict[str, str]):
     return value
 
 
-def write_report(out: Path, reports: Path, data: str, holdout: int, minutes: float, command: str,
+def write_report(out: Path, reports: Path, data: str, holdout: int, command: str,
                  figures: bool = True, name: str | None = None) -> dict:
     """Rebuild ``reports/real_mri.json`` and ``.md`` (and the figures) from every finished run under ``out``."""
     results = collect(out)
@@ -413,7 +438,7 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, minutes: flo
     options = TrainOptions(data=data, domains=list(DOMAINS), holdout_cases=holdout)
     subjects, split = subject_split(options)
     report = {
-        "command": command, "budget_cpu_minutes": minutes,
+        "command": command,
         "machine": {"cpu": info["model"], "cores": os.cpu_count(),
                     "flags": [f for f in CPU_FLAGS if f in info["flags"]]},
         "data": {"folder": "DIR", "name": name or Path(data).name, "subjects": len(subjects),
@@ -422,7 +447,9 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, minutes: flo
         "segmentation": segmentation_rows(results),
         "curves": {label_of(r): r["curve"] for r in results if r.get("curve") and r["seed"] == min(
             x["seed"] for x in results if x["run"].rsplit("-seed", 1)[0] == r["run"].rsplit("-seed", 1)[0])},
-        "runs": [{k: v for k, v in r.items() if k != "scores"} for r in results]}
+        "runs": [{**{k: v for k, v in r.items() if k not in ("scores", "curve")}, "command": command_of(r),
+                  "flags": [f"OUT/{r['run']}" if i and r["flags"][i - 1] == "--out" else flag
+                            for i, flag in enumerate(r["flags"])]} for r in results]}
     reports.mkdir(parents=True, exist_ok=True)
     if figures:
         report["figures"] = write_figures(results, reports, data, out)
@@ -453,13 +480,6 @@ def write_figures(results: list[dict], reports: Path, data: str, out: Path) -> d
 
 def segmentation_figure(result: dict, out: Path, patients: int = 2) -> bytes:
     """FLAIR with the expert labels, the threshold baseline and Vox2Vox's segmentation of the first held-out cases."""
-    import nibabel as nib
-    from matplotlib.colors import ListedColormap
-
-    from cyclegan_mri.data.brats import case_classes, find_cases, read_case
-    from cyclegan_mri.segmentation.baselines import threshold_segmentation
-    from cyclegan_mri.segmentation.inference import SEGMENTATIONS
-
     run = out / result["run"]
     options = load_run_options(run)
     contrasts = tuple(options.contrasts)
@@ -581,8 +601,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for seed in args.seeds:
                 run_entry(entries()[name], args.data, args.holdout_cases, seed, out, args.minutes,
                           args.curve_every, size, args.variant, shlex.split(args.train_flags))
-                write_report(out, reports, args.data, args.holdout_cases, args.minutes, command, figures=False,
+                write_report(out, reports, args.data, args.holdout_cases, command, figures=False,
                              name=args.data_name)
-    report = write_report(out, reports, args.data, args.holdout_cases, args.minutes, command, name=args.data_name)
+    report = write_report(out, reports, args.data, args.holdout_cases, command, name=args.data_name)
     print(f"wrote {reports / 'real_mri.md'} ({len(report['runs'])} runs)")
     return 0
