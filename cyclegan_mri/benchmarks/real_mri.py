@@ -2,7 +2,7 @@
 and scored on the held-out patients beside training-free baselines.
 
 What ``bench/real_mri.py`` runs. Each (model, seed) is one run directory under ``--out``
-(``<entry>-seed<S>``), trained with ``train.py`` flags (``ENTRIES``) until this process has spent the budget's
+(``<entry>[-<variant>]-seed<S>``), trained with ``train.py`` flags (``entries``) until its process has spent the budget's
 CPU minutes in training steps (``training.guards.CpuBudget``), then scored as ``evaluate.py`` scores it: 2D
 runs on every kept slice of the held-out subjects (``translation.subjects``), the 3D CycleGAN on their whole
 volumes, Vox2Vox by Dice and HD95 per region beside the FLAIR-threshold baseline. Each run keeps its result in
@@ -210,6 +210,20 @@ def collect(out: Path) -> list[dict]:
                                           r["seed"]))
 
 
+def unfinished(out: Path) -> list[dict]:
+    """The runs under ``out`` that have spent part of their budget and are not scored yet (stopped, or still
+    training): what they spent and their held-out curve so far."""
+    rows = []
+    for path in sorted(out.glob(f"*/{RESULT}")):
+        result = json.loads(path.read_text())
+        if "scores" not in result:
+            curve = path.parent / CURVE
+            rows.append({"run": path.parent.name, "cpu_minutes": round(result.get("cpu_minutes", 0.0), 2),
+                         "steps": result.get("steps"),
+                         "curve": json.loads(curve.read_text()) if curve.exists() else []})
+    return rows
+
+
 def translation_rows(results: list[dict]) -> dict:
     """Per (model, direction): every score's summary over seeds (whole slice or volume, and brain), the CPU
     minutes and steps, and the mean over seeds of each held-out subject's scores."""
@@ -354,6 +368,15 @@ def report_markdown(report: dict) -> str:
     lines += [f"| {r['run']} | {r['seed']} | {r['cpu_minutes']:.1f} | {r['wall_minutes']:.1f} | {r.get('steps') or '-'} | "
               f"`{r['command']}` |" for r in report["runs"]]
     lines.append("")
+    if report.get("unfinished"):
+        lines += ["Not finished (stopped, or training when the report was rebuilt; run the same command to resume), "
+                  "with the held-out whole-slice PSNR / SSIM they had reached:", ""]
+        for r in report["unfinished"]:
+            reached = "; ".join(f"{p['cpu_minutes']:.1f} CPU min: " + ", ".join(
+                f"{d} {p[d]['whole']['psnr']:.2f} / {p[d]['whole']['ssim']:.3f}" for d in p
+                if d not in ("epoch", "cpu_minutes")) for p in r["curve"]) or "not scored yet"
+            lines.append(f"- {r['run']}: {r['cpu_minutes']:.1f} CPU minutes spent, {r['steps'] or 0} steps; {reached}.")
+        lines.append("")
     for name, caption in report.get("figures", {}).items():
         lines += [f"![{caption}]({name})", "", caption, ""]
     lines.append(ANCHORS)
@@ -449,7 +472,8 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, command: str
             x["seed"] for x in results if x["run"].rsplit("-seed", 1)[0] == r["run"].rsplit("-seed", 1)[0])},
         "runs": [{**{k: v for k, v in r.items() if k not in ("scores", "curve")}, "command": command_of(r),
                   "flags": [f"OUT/{r['run']}" if i and r["flags"][i - 1] == "--out" else flag
-                            for i, flag in enumerate(r["flags"])]} for r in results]}
+                            for i, flag in enumerate(r["flags"])]} for r in results],
+        "unfinished": unfinished(out)}
     reports.mkdir(parents=True, exist_ok=True)
     if figures:
         report["figures"] = write_figures(results, reports, data, out)
