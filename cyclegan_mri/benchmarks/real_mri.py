@@ -29,7 +29,7 @@ import nibabel as nib
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from cyclegan_mri.benchmarks.quality import figure_png, summary
+from cyclegan_mri.benchmarks.quality import figure_png, summary, trained_so_far
 from cyclegan_mri.cli.train import parse_train_args, train_options
 from cyclegan_mri.data.brats import case_classes, find_cases, read_case
 from cyclegan_mri.data.subjects import find_subjects, subject_split
@@ -177,7 +177,7 @@ def run_entry(entry: Entry, data: str, holdout: int, seed: int, out: Path, minut
     saved = load_run_options(run.root)
     result = {"entry": entry.name, "model": saved.model, "variant": variant, "run": folder.name, "seed": seed,
               "flags": flags, "budget_cpu_minutes": minutes, "curve_every": curve_every,
-              "cpu_minutes": round(spent, 2), "wall_minutes": round(wall, 2), "epochs": epochs_of(run),
+              "cpu_minutes": round(spent, 2), "wall_minutes": round(wall, 2), "epochs": trained_so_far(run)[0],
               "steps": json.loads(path.read_text()).get("steps") if path.exists() else None,
               "held_out": list(saved.held_out or ()), "scores": score_run(entry, run, saved)}
     if (run.root / CURVE).exists():
@@ -185,12 +185,6 @@ def run_entry(entry: Entry, data: str, holdout: int, seed: int, out: Path, minut
     write_atomic(path, json.dumps(result, indent=2) + "\n")
     return result
 
-
-def epochs_of(run: RunDir) -> int:
-    """Finished epochs in a run's history (the last may have been cut short by the budget)."""
-    if not run.history.exists():
-        return 0
-    return max(0, len(run.history.read_text().splitlines()) - 1)
 
 
 def collect(out: Path) -> list[dict]:
