@@ -78,6 +78,7 @@ class TrainOptions:
     pool_size: int = 0
     lambda_structure: float = 0.0
     structure: str = "mind"
+    intensity_map: str = "none"
     lambda_nce: float | None = None
     nce_temperature: float = 0.07
     nce_patches: int = 256
@@ -181,6 +182,10 @@ def check_options(options: TrainOptions) -> None:
         if names and getattr(options, which) not in names:
             raise UserError(f"--{which} {getattr(options, which)}: --model {spec.name} takes "
                             f"{' or '.join(names)}")
+    if options.intensity_map != "none" and options.lambda_identity:
+        raise UserError(f"--intensity-map {options.intensity_map} with --lambda-identity {options.lambda_identity}: "
+                        "the identity loss asks each generator to leave the other contrast alone, which a "
+                        "generator started from an intensity map does not; add --lambda-identity 0")
     if options.lr_schedule != "step" and options.lr_step_epochs != TrainOptions.lr_step_epochs:
         raise UserError("--lr-step-epochs only applies to --lr-schedule step")
 

@@ -50,6 +50,7 @@ UNPAIRED_SLICE_SETTINGS = ("same_subjects",)
 ADVERSARIAL_SETTINGS = ("generator", "discriminator", "gan_loss")
 CYCLE_SETTINGS = ("lambda_cycle", "lambda_identity", "pool_size")
 STRUCTURE_SETTINGS = ("lambda_structure", "structure")
+INTENSITY_MAP_SETTINGS = ("intensity_map",)
 NCE_SETTINGS = ("lambda_nce", "nce_temperature", "nce_patches")
 VOLUME_SETTINGS = ("patch", "spacing", "min_foreground", "pad_volumes", "patches_per_epoch", "padding")
 # What a 2D network's shape depends on, beside COMMON_IDENTITY; a checkpoint made with other values does not fit.
@@ -185,10 +186,12 @@ register(ModelSpec(
     name="cyclegan", model_class="cyclegan_mri.models.cyclegan:CycleGAN", kind=SLICES,
     help="unpaired, both directions (the tutorial)",
     data="cyclegan_mri.data.dataset:TrainingData",
-    takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *STRUCTURE_SETTINGS),
-    identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS, "pool_size"),
+    takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *STRUCTURE_SETTINGS,
+           *INTENSITY_MAP_SETTINGS),
+    identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS, "pool_size", *INTENSITY_MAP_SETTINGS),
     arguments={**SLICE_ARGUMENTS, "lambda_cycle": "lambda_cycle", "lambda_identity": "lambda_identity",
-               "pool_size": "pool_size", "lambda_structure": "lambda_structure", "structure": "structure"},
+               "pool_size": "pool_size", "lambda_structure": "lambda_structure", "structure": "structure",
+               "intensity_map": "intensity_map"},
     presets={"cpu": SLICES_CPU}, generators=GENERATORS_2D, discriminators=DISCRIMINATORS_2D,
     about="unpaired, both directions, with instance normalisation in every network"))
 

@@ -76,7 +76,8 @@ def test_the_benchmark_trains_scores_and_reports_runs_over_seeds_and_resumes_wit
                    for run in row["runs"])
         assert [s["name"] for s in row["runs"][0]["per_subject"]] == held_out
         assert row["whole"]["ssim"]["min"] <= row["whole"]["ssim"]["mean"] <= row["whole"]["ssim"]["max"]
-        assert set(report["baselines"][direction]) == {"identity", "histogram_matching", "lookup_table"}
+        assert set(report["baselines"][direction]) == {"identity", "histogram_matching", "lookup_table",
+                                                       "quantile_map"}
     text = (reports / "real_mri.md").read_text()
     assert held_out[0] in text and "lookup table" in text and "(real_mri_translations.png)" in text
     assert (reports / "real_mri_translations.png").stat().st_size > 0

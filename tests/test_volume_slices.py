@@ -128,7 +128,7 @@ def test_train_and_evaluate_on_volumes_score_each_held_out_subject_beside_the_ba
         r = results[direction]
         assert r["data_range"] == 255.0 and r["held_out"] is True
         assert [s["name"] for s in r["per_subject"]] == saved["held_out"]
-        assert set(r["baselines"]) == {"identity", "histogram_matching", "lookup_table"}
+        assert set(r["baselines"]) == {"identity", "histogram_matching", "lookup_table", "quantile_map"}
         assert r["whole"]["psnr"] is not None and r["brain"]["ssim"] is not None
     assert set(results["subjects"]["trained_on"]) == {s.name for s in find_subjects(root, TUTORIAL)} - set(
         saved["held_out"])

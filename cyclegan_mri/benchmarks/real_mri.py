@@ -314,8 +314,10 @@ def report_markdown(report: dict) -> str:
     rows, baselines = report["translation"], report["baselines"]
     if rows:
         lines += ["## Translation, mean over held-out patients", "",
-                  "Models: mean over seeds [min, max]. The lookup table and histogram matching are fitted on the "
-                  "training subjects (the table uses their pairing, which no unpaired model sees).", "",
+                  "Models: mean over seeds [min, max]. The lookup table, histogram matching and the quantile map "
+                  "are fitted on the training subjects (the table uses their pairing, which no unpaired model "
+                  "sees; the quantile map, `--intensity-map auto`'s start, uses each contrast's histogram and "
+                  "depth profile alone).", "",
                   "| direction | method | seeds | CPU min | PSNR whole (dB) | SSIM whole | NMSE whole | "
                   "PSNR brain (dB) | SSIM brain |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -217,6 +217,14 @@ def train_parser() -> argparse.ArgumentParser:
                         help="the structure loss: mind (modality-independent neighbourhood descriptors, "
                              "Heinrich et al. 2012) or gradient (normalised cross-correlation of gradient "
                              "magnitudes)")
+    parser.add_argument("--intensity-map", choices=("none", "auto", "increasing", "decreasing"),
+                        default=d.intensity_map,
+                        help="start each generator from an unpaired intensity map fitted on the training data: "
+                             "each foreground intensity goes to the other domain's intensity at the same "
+                             "(increasing) or the opposite (decreasing) quantile; auto picks the polarity from "
+                             "how intensity varies with depth below the edge of the foreground in each domain; "
+                             "the network learns a correction to it; needs --lambda-identity 0 (none: start from "
+                             "the network alone, as the tutorial)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear", "step"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial); linear: held for the first half of --epochs "
                              "and decayed linearly, epoch by epoch, to zero in the second (the CycleGAN paper; "

@@ -81,6 +81,11 @@ class TranslationModel(keras.Model):
         """The optimizers as training uses them (wrapped for loss scaling under float16), by name."""
         raise NotImplementedError
 
+    def prepare(self, data) -> list[str]:
+        """Fit what the model takes from its training ``data`` before the first step (a resumed run's checkpoint
+        then restores the same); lines saying what, for the training log. By default nothing."""
+        return []
+
     def buffers(self) -> Mapping[str, tf.Module]:
         """Training state besides networks and optimizers (a pool of past fakes, say), by name."""
         return {}

@@ -18,6 +18,8 @@ from cyclegan_mri.models.base import TranslationModel, network_input, network_lo
 from cyclegan_mri.models.image_pool import ImagePool
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
+from cyclegan_mri.networks.intensity import intensity_table, over_intensity_map
+from cyclegan_mri.translation.baselines import QuantileMap
 
 # The CycleGAN's networks act on each image on its own, as in the paper's reference: instance
 # normalisation (never batch statistics, which would mix the real, fake and pooled images that one
@@ -38,7 +40,7 @@ class CycleGAN(TranslationModel):
                  discriminator: str = "tutorial", lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
                  gan_loss: str = "bce", pool_size: int = 0, lambda_structure: float = 0.0,
                  structure: str = "mind", crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL,
-                 generator_options: dict | None = None, **kwargs):
+                 generator_options: dict | None = None, intensity_map: str = "none", **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.domains = domains
@@ -56,6 +58,10 @@ class CycleGAN(TranslationModel):
         settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings, **(generator_options or {})}
         self.generator_g = build_generator(generator, shape, filters, name="generator_g", **settings)
         self.generator_f = build_generator(generator, shape, filters, name="generator_f", **settings)
+        self.intensity_map = intensity_map
+        if intensity_map != "none":
+            self.generator_g = over_intensity_map(self.generator_g)
+            self.generator_f = over_intensity_map(self.generator_f)
         self.discriminator_x = build_discriminator(discriminator, shape, filters, name="discriminator_x",
                                                    **DISCRIMINATOR_SETTINGS.get(discriminator, {}))
         self.discriminator_y = build_discriminator(discriminator, shape, filters, name="discriminator_y",
@@ -73,6 +79,21 @@ class CycleGAN(TranslationModel):
         self.generator_f_optimizer = self.adam(learning_rate, beta_1, loss_scale)
         self.discriminator_x_optimizer = self.adam(learning_rate, beta_1, loss_scale)
         self.discriminator_y_optimizer = self.adam(learning_rate, beta_1, loss_scale)
+
+    def prepare(self, data) -> list[str]:
+        """With an ``intensity_map``, fit each generator's table: a ``QuantileMap`` from its source domain's
+        training slices onto the other domain's (histograms and depth profiles only, never a pair)."""
+        if self.intensity_map == "none":
+            return []
+        lines = []
+        for generator, direction, source, target in ((self.generator_g, self.domains.forward, data.x, data.y),
+                                                     (self.generator_f, self.domains.backward, data.y, data.x)):
+            fitted = QuantileMap(_spread(source), _spread(target), self.intensity_map)
+            intensity_table(generator).set_table(fitted.table / 127.5 - 1.0)
+            scores = ", ".join(f"{name} {value:.2f}" for name, value in fitted.correlations.items())
+            chosen = f" (depth-profile correlation {scores})" if scores else ""
+            lines.append(f"{direction}: starts from the {fitted.polarity} quantile map{chosen}")
+        return lines
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)
@@ -162,3 +183,14 @@ class CycleGAN(TranslationModel):
         a, b = self.domains.names
         return [(f"Input {a}", x[0]), (f"Predicted {b}", fake_y[0]),
                 (f"Input {b}", y[0]), (f"Predicted {a}", fake_x[0])]
+
+
+# Slices a quantile map is fitted on, at most, evenly spread over the training set: its histograms and depth
+# profiles settle long before.
+MAP_SLICES = 400
+
+
+def _spread(images: np.ndarray) -> np.ndarray:
+    """Up to ``MAP_SLICES`` of the model-range ``images``, evenly spread, on the 0-255 scale."""
+    keep = np.unique(np.linspace(0, len(images) - 1, min(MAP_SLICES, len(images))).astype(int))
+    return (np.asarray(images)[keep, ..., 0].astype(np.float64) + 1.0) * 127.5

@@ -42,6 +42,8 @@ class Session:
     strategy: tf.distribute.Strategy
     precision: str
     lr_plan: LinearDecayPlan
+    #: What the model fitted on its training data before the first step (``TranslationModel.prepare``).
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def chief(self) -> bool:
@@ -149,6 +151,7 @@ def open_session(options: TrainOptions) -> Session:
     precision = resolve_precision(options.precision)
     with strategy.scope():
         model = build_model(options, precision, resolve_jit(options.xla))
+        notes = model.prepare(data)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         lr_plan = LinearDecayPlan()
         required = {"epoch": epoch, **model.trackables()}
@@ -169,7 +172,7 @@ def open_session(options: TrainOptions) -> Session:
         else:
             scratch = run.root / "workers" / f"worker-{strategy.cluster_resolver.task_id}"
             manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
-    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision, lr_plan)
+    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision, lr_plan, notes)
 
 
 def restore(checkpoint: tf.train.Checkpoint, required: dict, path: str) -> None:
@@ -218,6 +221,7 @@ def describe(session: Session) -> str:
         if isinstance(network, keras.Model):
             lines.append(f"{name}: {network.count_params():,} parameters, "
                          f"input {tuple(network.input_shape)} -> output {tuple(network.output_shape)}")
+    lines += session.notes
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from cyclegan_mri.errors import UserError
 from cyclegan_mri.metrics import masked_score, score
 from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.rundir import RunDir, write_atomic
-from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, identity
+from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, QuantileMap, identity
 from cyclegan_mri.translation.inference import load_generators, translate_slices
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ def evaluate_subjects(run: RunDir, options: TrainOptions, data: str | Path | Non
                        "histogram_matching": HistogramMatching([r.images[1 - side][r.masks.any(axis=(1, 2))]
                                                                 for r in references]),
                        "lookup_table": LookupTable([r.images[side] for r in references],
+                                                   [r.images[1 - side] for r in references]),
+                       # Unpaired: the two contrasts' histograms and depth profiles, never their pairing.
+                       "quantile_map": QuantileMap([r.images[side] for r in references],
                                                    [r.images[1 - side] for r in references])}
         rows, baseline_rows = [], {name: [] for name in methods}
         for read, mask in zip(reads, masks):
