@@ -93,3 +93,15 @@ def test_the_benchmark_trains_scores_and_reports_runs_over_seeds_and_resumes_wit
 def test_a_missing_data_folder_is_a_one_line_error(tmp_path):
     with pytest.raises(UserError, match="not a folder"):
         real_mri.main(["--data", str(tmp_path / "nowhere"), "--report-only", "--reports", str(tmp_path)])
+
+
+def test_the_report_takes_each_baseline_from_the_first_run_that_scored_it():
+    def run(variant, baselines):
+        scores = {"whole": {}, "baselines": {name: {"whole": {"psnr": value}} for name, value in baselines.items()}}
+        return {"entry": "cyclegan", "variant": variant, "scores": {"t1_to_t2": scores, "subjects": {}}}
+
+    older = run("a", {"identity": 15.0, "lookup_table": 21.0})
+    newer = run("b", {"identity": 15.5, "lookup_table": 21.5, "quantile_map": 20.0})
+    rows = real_mri.baseline_rows([older, newer])["t1_to_t2"]
+    assert {name: row["whole"]["psnr"] for name, row in rows.items()} == {"identity": 15.0, "lookup_table": 21.0,
+                                                                           "quantile_map": 20.0}

@@ -266,13 +266,15 @@ def label_of(result: dict) -> str:
 
 
 def baseline_rows(results: list[dict]) -> dict:
-    """The 2D baselines per direction, from the first run that scored them (they depend on the split alone)."""
+    """The 2D baselines per direction, each from the first run that scored it (they depend on the split alone;
+    runs scored before a baseline was added lack it)."""
     rows: dict = {}
     for result in results:
         if result["entry"] in entries() and entries()[result["entry"]].kind == "slices":
             for direction, scores in result["scores"].items():
-                if direction != "subjects" and scores.get("baselines"):
-                    rows.setdefault(direction, scores["baselines"])
+                if direction != "subjects":
+                    for name, baseline in scores.get("baselines", {}).items():
+                        rows.setdefault(direction, {}).setdefault(name, baseline)
     return rows
 
 
