@@ -121,3 +121,21 @@ def test_trained_on_ixi_folders_with_same_subjects_it_takes_both_contrasts_of_ev
     assert saved["same_subjects"] is True and saved["held_out"] == [] and saved["holdout_cases"] == 0
     selection = VolumeData.selection(TrainOptions.from_json(saved))
     assert all(trained_sides(s, selection) == {0, 1} for s in find_subjects(root, TUTORIAL))
+
+
+def test_evaluate_takes_an_inference_window_for_subjects_volumes_and_refuses_it_elsewhere(tmp_path, capsys):
+    root = subject_volumes(tmp_path / "data", subjects=3)
+    out = tmp_path / "run"
+    assert train.main(["--data", str(root), "--out", str(out), *TINY, "--holdout-cases", "1"]) == 0
+    # The whole (20, 24, 16) volume in one window: scored as with the training patch, on the same subject.
+    assert evaluate.main(["--out", str(out), "--quiet", "--no-translations", "--window", "20", "24", "16"]) == 0
+    results = json.loads((out / "evaluation.json").read_text())
+    assert np.isfinite(results["t1_to_t2"]["whole"]["psnr"]) and len(results["t1_to_t2"]["per_subject"]) == 1
+    assert exit_code(evaluate.main, ["--out", str(out), "--window", "5", "5", "5"]) == 2
+    assert "--window 5 5 5" in capsys.readouterr().err
+    # A 2D run slides no window.
+    two_d = tmp_path / "slices"
+    assert train.main(["--data", str(root), "--out", str(two_d), "--image-size", "24", "20", "--filters", "2",
+                       "--epochs", "1", "--holdout-cases", "1", "--verbose", "0"]) == 0
+    assert exit_code(evaluate.main, ["--out", str(two_d), "--window", "16", "16", "16"]) == 2
+    assert "--window applies to 3D runs" in capsys.readouterr().err

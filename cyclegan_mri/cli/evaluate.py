@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cyclegan_mri.cli.args import Parser, add_data_arguments, add_debug_argument, add_out_argument
+from cyclegan_mri.cli.args import (
+    Parser,
+    add_data_arguments,
+    add_debug_argument,
+    add_out_argument,
+    add_window_argument,
+)
 from cyclegan_mri.cli.common import run_main
 from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.data.subjects import is_volume_folder
@@ -48,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
                         "average, maximum and Laplacian-pyramid fusions, and the PSNR and SSIM of the fused "
                         "slice's decomposition back into both sources")
     p.add_argument("--quiet", action="store_true", help="print only the mean scores, not each image")
+    add_window_argument(p, "each volume of a 3D translation run on subjects' volumes or a segmentation run",
+                        "multiples of the network's downsampling")
     add_debug_argument(p)
     return p
 
@@ -58,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = RunDir.at(args.out)
     saved = load_run_options(run.root)
     kind = FUSION if args.fusion else saved.kind if saved is not None else SLICES
+    if args.window is not None and kind not in (VOLUMES, SEGMENTATION):
+        raise UserError(f"--window applies to 3D runs (cyclegan3d, vox2vox); the run in {run.root} is not one")
     return EVALUATORS[kind](args, run, saved)
 
 
@@ -129,6 +139,9 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     domains = saved.run_domains
     if not args.pairs and reads_subjects(args.data or saved.data, domains):
         return evaluate_volume_subject_run(args, run, saved)
+    if args.window is not None:
+        raise UserError("--window applies to subjects' volumes (a --data folder of cases); aligned volume pairs "
+                        "are translated at the training patch")
     folder, split = (args.pairs, None) if args.pairs else (args.data or saved.data, "test")
     pairs = volume_pairs(folder, domains, split)
     if args.pairs and not pairs:
@@ -146,8 +159,9 @@ def evaluate_volume_subject_run(args: argparse.Namespace, run, saved: TrainOptio
     from cyclegan_mri.translation.subjects import format_subject_table, held_out_line
     from cyclegan_mri.volumetric.subjects import SCALE, evaluate_volume_subjects
 
+    window = {} if args.window is None else {"window": tuple(args.window)}
     results, description = evaluate_volume_subjects(run, saved, args.data,
-                                                    write_translations=not args.no_translations)
+                                                    write_translations=not args.no_translations, **window)
     print(f"scored on {description} (whole volumes, {SCALE}, data range 255)")
     print(held_out_line(results, unit="volume"))
     print(format_subject_table(results, per_subject=not args.quiet, unit="volume"))
@@ -189,8 +203,9 @@ def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions
 
     if args.pairs:
         raise UserError("--pairs scores translations; a segmentation run is scored on the labelled cases of --data")
+    window = {} if args.window is None else {"window": tuple(args.window)}
     results, description = evaluate_segmentation(run, args.data or saved.data, all_cases=args.all_pairs,
-                                                 write_segmentations=not args.no_translations)
+                                                 write_segmentations=not args.no_translations, **window)
     print(f"scored on {description}")
     print(format_segmentation_table(results, per_case=not args.quiet))
     save_results(run.evaluation, results)
