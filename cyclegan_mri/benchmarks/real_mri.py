@@ -14,7 +14,6 @@ finished run each time (``write_report``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shlex
@@ -41,6 +40,7 @@ from cyclegan_mri.record import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.segmentation.baselines import threshold_segmentation
 from cyclegan_mri.segmentation.inference import SEGMENTATIONS, evaluate_segmentation
+from cyclegan_mri.training.callbacks import read_history
 from cyclegan_mri.training.guards import CpuBudget
 from cyclegan_mri.training.trainer import train
 from cyclegan_mri.translation.inference import load_generators, translate_slices
@@ -194,10 +194,9 @@ def collect(out: Path) -> list[dict]:
         result = json.loads(path.read_text())
         result.setdefault("variant", None)
         result.setdefault("run", path.parent.name)
-        history = path.parent / "history.csv"
-        if history.exists():  # the losses of the last epoch, for what the scores alone do not say
-            rows = list(csv.DictReader(history.open()))
-            result["last_losses"] = {k: float(v) for k, v in rows[-1].items() if k.endswith("_loss")} if rows else {}
+        rows = read_history(RunDir.at(path.parent).history)
+        if rows:  # the losses of the last epoch, for what the scores alone do not say
+            result["last_losses"] = {k: float(v) for k, v in rows[-1].items() if k.endswith("_loss")}
         if "scores" in result:
             results.append(result)
     return sorted(results, key=lambda r: (list(entries()).index(r["entry"]) if r["entry"] in entries() else 99,

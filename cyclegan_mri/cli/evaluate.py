@@ -152,6 +152,11 @@ def evaluate_volume_run(args: argparse.Namespace, run, saved: TrainOptions) -> i
     return report(results, f"{len(pairs)} aligned volume pairs of {folder}", run, args.quiet)
 
 
+def window_of(args: argparse.Namespace) -> tuple[int, int, int] | None:
+    """``--window`` as a tuple; None (the training patch, as translate.py and the flag's help say) when not given."""
+    return None if args.window is None else tuple(args.window)
+
+
 def evaluate_volume_subject_run(args: argparse.Namespace, run, saved: TrainOptions) -> int:
     """``evaluate.py`` for a 3D run on subjects' volumes: score its held-out subjects (or every subject of another
     ``--data``) on whole volumes and inside the brain mask, beside the baselines."""
@@ -159,9 +164,9 @@ def evaluate_volume_subject_run(args: argparse.Namespace, run, saved: TrainOptio
     from cyclegan_mri.translation.subjects import format_subject_table, held_out_line
     from cyclegan_mri.volumetric.subjects import SCALE, evaluate_volume_subjects
 
-    window = {} if args.window is None else {"window": tuple(args.window)}
     results, description = evaluate_volume_subjects(run, saved, args.data,
-                                                    write_translations=not args.no_translations, **window)
+                                                    write_translations=not args.no_translations,
+                                                    window=window_of(args))
     print(f"scored on {description} (whole volumes, {SCALE}, data range 255)")
     print(held_out_line(results, unit="volume"))
     print(format_subject_table(results, per_subject=not args.quiet, unit="volume"))
@@ -203,9 +208,9 @@ def evaluate_segmentation_run(args: argparse.Namespace, run, saved: TrainOptions
 
     if args.pairs:
         raise UserError("--pairs scores translations; a segmentation run is scored on the labelled cases of --data")
-    window = {} if args.window is None else {"window": tuple(args.window)}
     results, description = evaluate_segmentation(run, args.data or saved.data, all_cases=args.all_pairs,
-                                                 write_segmentations=not args.no_translations, **window)
+                                                 write_segmentations=not args.no_translations,
+                                                 window=window_of(args))
     print(f"scored on {description}")
     print(format_segmentation_table(results, per_case=not args.quiet))
     save_results(run.evaluation, results)

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cyclegan_mri.data.images import to_intensity
 from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
@@ -193,4 +194,4 @@ MAP_SLICES = 400
 def _spread(images: np.ndarray) -> np.ndarray:
     """Up to ``MAP_SLICES`` of the model-range ``images``, evenly spread, on the 0-255 scale."""
     keep = np.unique(np.linspace(0, len(images) - 1, min(MAP_SLICES, len(images))).astype(int))
-    return (np.asarray(images)[keep, ..., 0].astype(np.float64) + 1.0) * 127.5
+    return to_intensity(np.asarray(images)[keep, ..., 0])
