@@ -31,6 +31,20 @@ def test_histogram_matching_gives_the_reference_histogram():
     assert matched.min() >= 100 and matched.max() <= 200 and matched.shape == (20, 20)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_histogram_matching_is_scikit_images_with_the_pool_computed_once(dtype):
+    from skimage.exposure import match_histograms
+
+    rng = np.random.default_rng(1)
+    reference = [(rng.gamma(2.0, 30.0, (16, 16)).clip(0, 255)).astype(dtype) for _ in range(4)]
+    image = (rng.normal(120, 40, (24, 24)).clip(0, 255)).astype(dtype)
+    expected = match_histograms(image.ravel()[None], np.concatenate([r.ravel() for r in reference])[None])
+    expected = expected.reshape(image.shape).clip(0, 255)
+    if dtype == np.uint8:
+        expected = np.round(expected)
+    np.testing.assert_allclose(baselines.HistogramMatching(reference)(image), expected, atol=1e-4)
+
+
 def test_lookup_table_learns_a_mapping_and_interpolates_unseen_levels():
     source = np.array([[0, 10], [20, 20]], dtype=np.uint8)
     table = baselines.LookupTable([source], [255 - source])
