@@ -26,7 +26,10 @@ class TrainOptions:
     data: str = str(DEFAULT_ARCHIVE)
     out: str = "output"
     model: str = "cyclegan"
-    epochs: int = 800
+    # None (only with --minutes): as many epochs as the time budget holds.
+    epochs: int | None = 800
+    # A budget of training time, in minutes counted across resumes (--minutes); None: train to --epochs.
+    minutes: float | None = None
     batch: int = 4
     image_size: tuple[int, int] = (220, 184)
     crop: tuple[int, int] | None = None
@@ -182,7 +185,7 @@ def check_options(options: TrainOptions) -> None:
         if names and getattr(options, which) not in names:
             raise UserError(f"--{which} {getattr(options, which)}: --model {spec.name} takes "
                             f"{' or '.join(names)}")
-    if options.intensity_map != "none" and options.lambda_identity:
+    if options.intensity_map != "none" and "lambda_identity" in spec.takes and options.lambda_identity:
         raise UserError(f"--intensity-map {options.intensity_map} with --lambda-identity {options.lambda_identity}: "
                         "the identity loss asks each generator to leave the other contrast alone, which a "
                         "generator started from an intensity map does not; add --lambda-identity 0")
@@ -197,6 +200,10 @@ def flag_name(setting: str) -> str:
 
 def _check_ranges(options: TrainOptions) -> None:
     o = options
+    if o.minutes is not None and not o.minutes > 0:
+        raise UserError(f"--minutes {o.minutes:g}: a budget of training time must be more than 0 minutes")
+    if o.epochs is None and o.minutes is None:
+        raise UserError("a run needs --epochs or a time budget (--minutes)")
     if o.holdout_cases is not None and o.holdout_cases < 0:
         raise UserError(f"--holdout-cases must be 0 or more, got {o.holdout_cases}")
     if not 0 <= o.tumour_fraction <= 1:

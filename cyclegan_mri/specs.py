@@ -35,7 +35,7 @@ KINDS = (SLICES, VOLUMES, SEGMENTATION, FUSION)
 
 # Settings every model takes: the run, its data source, the optimiser, the schedule and the machine.
 COMMON_SETTINGS = ("data", "out", "model", "epochs", "batch", "filters", "domains", "learning_rate", "beta_1",
-                   "lr_schedule", "lr_step_epochs", "augment", "seed", "precision", "xla", "strategy", "verbose",
+                   "lr_schedule", "lr_step_epochs", "minutes", "augment", "seed", "precision", "xla", "strategy", "verbose",
                    "preset", "dry_run", "accept_checksum", "skip_bad_images")
 # Settings that no flag of their own gives: the data decides them (or a resumed run keeps them); run.json records them.
 RECORDED_SETTINGS = ("contrasts", "held_out")
@@ -215,11 +215,13 @@ for _name, _epochs in (("cut", 400), ("fastcut", 200)):
         help=("unpaired, one contrastive one-sided model per direction" if _name == "cut"
               else "CUT without its identity PatchNCE term, with flip equivariance and a PatchNCE weight of 10"),
         data="cyclegan_mri.data.dataset:TrainingData",
-        takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *NCE_SETTINGS, *STRUCTURE_SETTINGS),
-        identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS),
+        takes=(*SLICE_SETTINGS, *UNPAIRED_SLICE_SETTINGS, *ADVERSARIAL_SETTINGS, *NCE_SETTINGS, *STRUCTURE_SETTINGS,
+               *INTENSITY_MAP_SETTINGS),
+        identity=(*SLICE_IDENTITY, *UNPAIRED_SLICE_SETTINGS, *INTENSITY_MAP_SETTINGS),
         arguments={**SLICE_ARGUMENTS, "variant": "model", "lambda_nce": "lambda_nce",
                    "nce_temperature": "nce_temperature", "nce_patches": "nce_patches",
-                   "lambda_structure": "lambda_structure", "structure": "structure"},
+                   "lambda_structure": "lambda_structure", "structure": "structure",
+                   "intensity_map": "intensity_map"},
         defaults=dict(generator="resnet9", discriminator="patchgan", gan_loss="lsgan", lr_schedule="linear",
                       epochs=_epochs),
         presets={"cpu": SLICES_CPU}, generators=("tutorial", "resnet6", "resnet9", "contrast"), discriminators=DISCRIMINATORS_2D,

@@ -1,11 +1,13 @@
 """The unpaired quantile map and the generators that start from it (``--intensity-map``)."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
-from conftest import exit_code, subject_volumes
+from conftest import ROOT, exit_code, subject_volumes
 
 from cyclegan_mri.cli import evaluate, train
 from cyclegan_mri.data.phantoms import head_phantom
@@ -92,7 +94,7 @@ def test_a_generator_over_a_map_starts_at_the_map_and_keeps_it_when_saved(tmp_pa
     assert intensity_table(build_generator("resnet6", (None, None, 1), 4)) is None
 
 
-def test_the_flag_asks_for_no_identity_loss_and_only_the_cyclegan_takes_it(tmp_path):
+def test_the_flag_asks_a_cyclegan_for_no_identity_loss_and_a_paired_model_refuses_it(tmp_path):
     root = subject_volumes(tmp_path / "data", subjects=3)
     common = ["--data", str(root), "--out", str(tmp_path / "run"), "--image-size", "24", "20", "--epochs", "1",
               "--intensity-map", "auto"]
@@ -127,3 +129,27 @@ def test_a_run_fits_its_maps_on_its_training_subjects_and_a_resume_keeps_them(tm
     assert "quantile_map" in results["t1_to_t2"]["baselines"]
     # Another map is another run: a resume may not change it.
     assert exit_code(train.main, [*args[:-4], "--intensity-map", "increasing", "--lambda-identity", "0"]) == 2
+
+
+def test_cut_and_fastcut_generators_start_from_the_map_too(tmp_path, capsys):
+    root = subject_volumes(tmp_path / "data", subjects=4)
+    out = tmp_path / "run"
+    assert train.main(["--model", "fastcut", "--data", str(root), "--out", str(out), "--image-size", "24", "20",
+                       "--filters", "2", "--batch", "2", "--holdout-cases", "1", "--epochs", "1", "--seed", "3",
+                       "--verbose", "0", "--generator", "resnet6", "--nce-patches", "16",
+                       "--intensity-map", "auto"]) == 0
+    printed = capsys.readouterr().out
+    assert "t1_to_t2: starts from the decreasing quantile map" in printed
+    exported = keras.saving.load_model(out / "generators" / "t2_to_t1.keras", compile=False)
+    table = intensity_table(exported).table.numpy()
+    assert table[-1] < table[128]  # bright T2 (fluid) maps to dark T1
+
+
+def test_a_generator_with_a_map_loads_in_a_process_that_imported_nothing_else(tmp_path):
+    path = tmp_path / "generator.keras"
+    over_intensity_map(build_generator("resnet6", (16, 16, 1), 2, name="generator_g")).save(path)
+    # What translate.py and evaluate.py do: load a run's generators through the inference module alone.
+    code = ("import sys, keras; from cyclegan_mri.translation import inference; "
+            "keras.saving.load_model(sys.argv[1], compile=False)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-1500:]

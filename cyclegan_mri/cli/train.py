@@ -80,7 +80,16 @@ def train_parser() -> argparse.ArgumentParser:
                              "contrasts that are the input channels, in order, from t1 t1ce t2 flair (or t1n t1c "
                              "t2w t2f) (default: all four)")
     parser.add_argument("--epochs", type=positive_int, default=d.epochs,
-                        help="total number of epochs to reach (a resumed run continues counting)")
+                        help="total number of epochs to reach (a resumed run continues counting); with --minutes, "
+                             "a cap only when given")
+    parser.add_argument("--minutes", type=float, default=None, metavar="M",
+                        help="train for M minutes of wall-clock time instead of a number of epochs: the time "
+                             "counts across resumes (give the same --minutes to resume, a larger one to extend), "
+                             "training stops at the first step past the budget and keeps that epoch, and --lr-"
+                             "schedule linear holds the rate for the first half of the budget and decays it to zero "
+                             "at its end, planned from the measured epoch time (the plan and the time spent live in "
+                             "the checkpoints); a budget shorter than one epoch is refused (default: none, train to "
+                             "--epochs)")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
     parser.add_argument("--image-size", type=image_size, nargs=2, default=list(d.image_size), metavar=("H", "W"),
                         help="rows and columns every slice is resized to (the dataset's slices are 217 181; "
@@ -223,8 +232,8 @@ def train_parser() -> argparse.ArgumentParser:
                              "each foreground intensity goes to the other domain's intensity at the same "
                              "(increasing) or the opposite (decreasing) quantile; auto picks the polarity from "
                              "how intensity varies with depth below the edge of the foreground in each domain; "
-                             "the network learns a correction to it; needs --lambda-identity 0 (none: start from "
-                             "the network alone, as the tutorial)")
+                             "the network learns a correction to it (--model cyclegan, cut, fastcut; a CycleGAN "
+                             "needs --lambda-identity 0) (none: start from the network alone, as the tutorial)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear", "step"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial); linear: held for the first half of --epochs "
                              "and decayed linearly, epoch by epoch, to zero in the second (the CycleGAN paper; "
@@ -271,6 +280,10 @@ def parse_train_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if defaults:
         parser.set_defaults(**defaults)
         args = parser.parse_args(argv)
+    if args.minutes is not None:
+        # A time budget replaces the epoch count; --epochs caps it only when given (a default never stops it).
+        parser.set_defaults(epochs=None)
+        args.epochs = parser.parse_args(argv).epochs
     return args
 
 

@@ -31,9 +31,10 @@ from cyclegan_mri.domains import TUTORIAL, Domains
 from cyclegan_mri.errors import UserError
 from cyclegan_mri.models import losses
 from cyclegan_mri.models.base import TranslationModel, network_input, network_loss_names
-from cyclegan_mri.models.cyclegan import DISCRIMINATOR_SETTINGS, GENERATOR_SETTINGS, CycleGAN
+from cyclegan_mri.models.cyclegan import DISCRIMINATOR_SETTINGS, GENERATOR_SETTINGS, CycleGAN, fit_intensity_maps
 from cyclegan_mri.models.structure import STRUCTURE_LOSSES
 from cyclegan_mri.networks import build_discriminator, build_generator
+from cyclegan_mri.networks.intensity import over_intensity_map
 
 # The encoder layers whose features PatchNCE compares, by generator. For the ResNet these are the
 # reference's layers 0, 4, 8, 12 and 16 of its sequential generator: the (padded) input, the two
@@ -100,7 +101,8 @@ class CUT(TranslationModel):
                  discriminator: str = "patchgan", variant: str = "cut", lambda_nce: float | None = None,
                  nce_temperature: float = 0.07, nce_patches: int = 256, head_units: int = 256,
                  gan_loss: str = "lsgan", lambda_structure: float = 0.0, structure: str = "mind",
-                 crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL, **kwargs):
+                 crop: tuple[int, int] | None = None, domains: Domains = TUTORIAL, intensity_map: str = "none",
+                 **kwargs):
         super().__init__(**kwargs)
         if generator not in NCE_LAYERS:
             raise UserError(f"--model {variant} takes its features from the generator's encoder, which it knows "
@@ -118,10 +120,14 @@ class CUT(TranslationModel):
         self.lambda_structure = lambda_structure
         self.structure_loss = STRUCTURE_LOSSES[structure]
         self.sides = {}
+        self.intensity_map = intensity_map
         shape, settings = network_input(image_shape, crop, generator)
         settings = {**GENERATOR_SETTINGS.get(generator, {}), **settings}
         for key, target in (("g", "y"), ("f", "x")):
             network = build_generator(generator, shape, filters, name=f"generator_{key}", **settings)
+            if intensity_map != "none":
+                # The same layers (the encoder's among them), plus the table the output starts from.
+                network = over_intensity_map(network)
             channels = [int(network.get_layer(name).output.shape[-1]) for name in NCE_LAYERS[generator]]
             heads = projection_heads(channels, head_units, name=f"heads_{key}")
             judge = build_discriminator(discriminator, shape, filters, name=f"discriminator_{target}",
@@ -138,6 +144,13 @@ class CUT(TranslationModel):
         super().compile(**kwargs)
         self._optimizers = {f"{name}_optimizer": self.adam(learning_rate, beta_1, loss_scale)
                             for name in self.networks()}
+
+    def prepare(self, data) -> list[str]:
+        """With an ``intensity_map``, fit each generator's table as ``CycleGAN.prepare`` does."""
+        if self.intensity_map == "none":
+            return []
+        return fit_intensity_maps(((self.generator_g, self.domains.forward, data.x, data.y),
+                                   (self.generator_f, self.domains.backward, data.y, data.x)), self.intensity_map)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)

@@ -86,15 +86,8 @@ class CycleGAN(TranslationModel):
         training slices onto the other domain's (histograms and depth profiles only, never a pair)."""
         if self.intensity_map == "none":
             return []
-        lines = []
-        for generator, direction, source, target in ((self.generator_g, self.domains.forward, data.x, data.y),
-                                                     (self.generator_f, self.domains.backward, data.y, data.x)):
-            fitted = QuantileMap(_spread(source), _spread(target), self.intensity_map)
-            intensity_table(generator).set_table(fitted.table / 127.5 - 1.0)
-            scores = ", ".join(f"{name} {value:.2f}" for name, value in fitted.correlations.items())
-            chosen = f" (depth-profile correlation {scores})" if scores else ""
-            lines.append(f"{direction}: starts from the {fitted.polarity} quantile map{chosen}")
-        return lines
+        return fit_intensity_maps(((self.generator_g, self.domains.forward, data.x, data.y),
+                                   (self.generator_f, self.domains.backward, data.y, data.x)), self.intensity_map)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)
@@ -189,6 +182,20 @@ class CycleGAN(TranslationModel):
 # Slices a quantile map is fitted on, at most, evenly spread over the training set: its histograms and depth
 # profiles settle long before.
 MAP_SLICES = 400
+
+
+def fit_intensity_maps(sides, polarity: str) -> list[str]:
+    """Fit the intensity table of each (generator, direction, source images, target images) of ``sides``: a
+    ``QuantileMap`` of ``polarity`` from the source's training slices onto the target's (histograms and depth
+    profiles only, never a pair); what was chosen, one line per direction."""
+    lines = []
+    for generator, direction, source, target in sides:
+        fitted = QuantileMap(_spread(source), _spread(target), polarity)
+        intensity_table(generator).set_table(fitted.table / 127.5 - 1.0)
+        scores = ", ".join(f"{name} {value:.2f}" for name, value in fitted.correlations.items())
+        chosen = f" (depth-profile correlation {scores})" if scores else ""
+        lines.append(f"{direction}: starts from the {fitted.polarity} quantile map{chosen}")
+    return lines
 
 
 def _spread(images: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from functools import partial
 import keras
 
 from cyclegan_mri.errors import UserError
-from cyclegan_mri.networks import invertible  # noqa: F401  registers iVAN's layers, so its exports load anywhere
+from cyclegan_mri.networks import intensity, invertible  # noqa: F401  registered layers: exports load anywhere
 from cyclegan_mri.networks.contrast import contrast_generator
 from cyclegan_mri.networks.patchgan import patchgan_discriminator
 from cyclegan_mri.networks.resnet import resnet_generator

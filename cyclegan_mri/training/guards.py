@@ -1,12 +1,15 @@
-"""Callbacks that stop a run safely: on Ctrl-C/SIGTERM, and on a loss that is no longer finite."""
+"""Callbacks that stop a run safely: on Ctrl-C/SIGTERM, on a loss that is no longer finite, and at the end of a
+budget of time."""
 
 from __future__ import annotations
 
 import math
 import signal
 import time
+from collections.abc import Callable
 
 import keras
+import tensorflow as tf
 
 from cyclegan_mri.errors import TrainingStopped, UserError
 
@@ -126,3 +129,71 @@ class CpuBudget(keras.callbacks.Callback):
         self.steps += 1
         if self.spent >= self.budget:
             self.model.stop_training = True
+
+
+class MinutesBudget(keras.callbacks.Callback):
+    """``--minutes``: ends training at the first step past a budget of wall-clock time, counted across resumes,
+    and plans the learning rate over the budget.
+
+    ``spent`` (seconds, a checkpointed variable) holds the time of the finished epochs of earlier sessions; each
+    epoch adds the time since the previous epoch ended (its steps, its outputs, and the saving of the previous
+    checkpoint). An epoch cut short by the budget is kept as it stands. ``replan(total, finished)`` is called
+    after each epoch with the epochs the budget holds at the measured pace (the median epoch of this session,
+    the first one left out once there are others: it carries the tracing), so that a linear schedule reaches
+    zero when the budget ends; a resume plans first from the pace of the ``finished`` epochs before it. A budget
+    shorter than one epoch, judged from the first steps of a new run, is refused in one line before any
+    checkpoint is written.
+    """
+
+    def __init__(self, minutes: float, spent: tf.Variable, steps_per_epoch: int,
+                 replan: Callable[[int, int], None] | None = None, finished: int = 0):
+        super().__init__()
+        self.budget = minutes * 60
+        self.spent = spent
+        self.steps_per_epoch = steps_per_epoch
+        self.replan = replan
+        self.finished = finished
+        self.durations: list[float] = []
+        self.planned_epochs: int | None = None
+        self._mark = self._first_step = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self._mark = time.monotonic()
+        spent = float(self.spent.numpy())
+        if self.replan is not None and self.finished and spent > 0:
+            self.planned_epochs = self.finished + max(int((self.budget - spent) // (spent / self.finished)), 0)
+            self.replan(self.planned_epochs, self.finished)
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        first_epoch = not self.finished and not self.durations
+        if batch == 0:
+            self._first_step = now
+        elif first_epoch and batch == min(3, self.steps_per_epoch - 1):
+            self._refuse_if_shorter((now - self._first_step) / batch * self.steps_per_epoch)
+        if float(self.spent.numpy()) + now - self._mark >= self.budget:
+            if first_epoch and batch + 1 < self.steps_per_epoch:
+                self._refuse_if_shorter((now - self._mark) / (batch + 1) * self.steps_per_epoch)
+            self.model.stop_training = True
+
+    def _refuse_if_shorter(self, per_epoch: float) -> None:
+        if per_epoch > self.budget:
+            raise UserError(f"--minutes {self.budget / 60:g} is shorter than one epoch, which takes about "
+                            f"{per_epoch / 60:.1f} minutes here ({self.steps_per_epoch} steps); give a longer "
+                            "budget, or make epochs cheaper (--crop, a smaller --batch or --preset cpu)")
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        self.durations.append(now - self._mark)
+        self.spent.assign_add(now - self._mark)
+        self._mark = now
+        left = self.budget - float(self.spent.numpy())
+        if left <= 0:
+            self.model.stop_training = True
+        pace = sorted(self.durations[1:] or self.durations)[len(self.durations[1:] or self.durations) // 2]
+        self.planned_epochs = epoch + 1 + max(int(left // pace), 0)
+        if self.replan is not None:
+            self.replan(self.planned_epochs, epoch + 1)
+        if len(self.durations) == 1 and self.params.get("verbose", 1):
+            print(f"--minutes {self.budget / 60:g}: {left / 60:.1f} minutes left, about "
+                  f"{self.planned_epochs - epoch - 1} more epochs at {pace:.1f} s an epoch", flush=True)

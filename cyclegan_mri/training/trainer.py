@@ -21,10 +21,12 @@ from cyclegan_mri.models.base import TranslationModel
 from cyclegan_mri.record import TrainOptions, load_run_options
 from cyclegan_mri.rundir import RunDir, write_atomic
 from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, ProjectedTime, SampleGrid, trim_outputs
-from cyclegan_mri.training.guards import GracefulStop, StopOnNonFinite
+from cyclegan_mri.training.guards import GracefulStop, MinutesBudget, StopOnNonFinite
 from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
 # Settings a resumed run keeps unless they are given again: its data would otherwise decide them anew.
+# The epochs a --minutes run without --epochs may reach: the budget, not this, ends it.
+UNBOUNDED_EPOCHS = 100_000
 KEPT_FROM_RUN = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
 
 
@@ -42,6 +44,8 @@ class Session:
     strategy: tf.distribute.Strategy
     precision: str
     lr_plan: LinearDecayPlan
+    #: Seconds of training the run has spent in finished epochs (``--minutes``), kept in its checkpoints.
+    spent: tf.Variable
     #: What the model fitted on its training data before the first step (``TranslationModel.prepare``).
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -54,9 +58,21 @@ class Session:
     def initial_epoch(self) -> int:
         return int(self.epoch.numpy())
 
+    @property
+    def epoch_limit(self) -> int:
+        """The last epoch training may reach: ``--epochs``, or unbounded under a ``--minutes`` budget alone."""
+        return self.options.epochs if self.options.epochs is not None else UNBOUNDED_EPOCHS
+
+    @property
+    def budget_left(self) -> float | None:
+        """Seconds left of the ``--minutes`` budget (None without one)."""
+        if self.options.minutes is None:
+            return None
+        return self.options.minutes * 60 - float(self.spent.numpy())
+
     def dataset(self) -> tf.data.Dataset:
-        """The epochs from the restored one to ``--epochs``, each in the order an uninterrupted run gives it."""
-        return self.data.dataset(self.options, self.initial_epoch, max(self.options.epochs - self.initial_epoch, 0))
+        """The epochs from the restored one to the last, each in the order an uninterrupted run gives it."""
+        return self.data.dataset(self.options, self.initial_epoch, max(self.epoch_limit - self.initial_epoch, 0))
 
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
@@ -154,10 +170,11 @@ def open_session(options: TrainOptions) -> Session:
         notes = model.prepare(data)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         lr_plan = LinearDecayPlan()
+        spent = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="trained_seconds")
         required = {"epoch": epoch, **model.trackables()}
         # Kept when present, never required: a run resumes under another precision (with or without
-        # float16 loss scales) and from checkpoints made before the schedule's plan was saved.
-        optional = {"lr_plan": lr_plan, **model.loss_scales()}
+        # float16 loss scales) and from checkpoints made before the schedule's plan or the time spent was saved.
+        optional = {"lr_plan": lr_plan, "trained_seconds": spent, **model.loss_scales()}
         checkpoint = tf.train.Checkpoint(**required, **optional)
         # Every worker restores the chief's newest checkpoint; every worker must also take part in
         # saving, but non-chief workers write theirs to a folder of their own that is never read.
@@ -165,14 +182,15 @@ def open_session(options: TrainOptions) -> Session:
         latest = tf.train.latest_checkpoint(str(run.checkpoints))
         if latest:
             restore(checkpoint, required, latest)
-        if options.lr_schedule == "linear":
-            lr_plan.plan(options.epochs, int(epoch.numpy()))
+        if options.lr_schedule == "linear" and not (options.minutes and lr_plan.planned):
+            # Under --minutes the epochs are planned from the measured pace (MinutesBudget); a resume keeps the plan.
+            lr_plan.plan(options.epochs or UNBOUNDED_EPOCHS, int(epoch.numpy()))
         if strategy.extended.should_checkpoint:
             manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
         else:
             scratch = run.root / "workers" / f"worker-{strategy.cluster_resolver.task_id}"
             manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
-    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision, lr_plan, notes)
+    return Session(options, run, data, model, checkpoint, manager, epoch, strategy, precision, lr_plan, spent, notes)
 
 
 def restore(checkpoint: tf.train.Checkpoint, required: dict, path: str) -> None:
@@ -262,7 +280,8 @@ def export_generators(model: TranslationModel, run: RunDir) -> list[Path]:
 
 
 def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None = None) -> keras.callbacks.History:
-    """Train from the restored epoch to ``options.epochs``, writing every per-epoch output."""
+    """Train from the restored epoch to the last (``--epochs``, or where ``--minutes`` ends), writing every
+    per-epoch output."""
     options, run = session.options, session.run
     outputs = [
         SampleGrid(run, *session.data.sample_inputs()),
@@ -271,6 +290,14 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
     ] if session.chief else []
     projection = [ProjectedTime(options.epochs, on_cpu=not tf.config.list_physical_devices("GPU"),
                                 preset=options.preset)] if session.chief and options.verbose != 0 else []
+    budget = []
+    if options.minutes is not None:
+        projection = []  # the budget says what is left instead
+        limit = session.epoch_limit
+        replan = (lambda total, finished: session.lr_plan.plan(min(total, limit), finished)
+                  ) if options.lr_schedule == "linear" else None
+        budget = [MinutesBudget(options.minutes, session.spent, session.steps_per_epoch(), replan,
+                                finished=session.initial_epoch)]
     save = lambda: save_checkpoint(session.manager)  # noqa: E731
     graceful = GracefulStop(save)
     callbacks = [
@@ -278,6 +305,7 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         graceful,
         # Before the outputs: it sets the epoch's rate at its start and logs it at its end.
         session.learning_rates(),
+        *budget,
         *outputs,
         *projection,
         *(extra_callbacks or []),
@@ -285,7 +313,7 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         EpochCheckpoint(save, session.epoch),
     ]
     def run_fit():
-        return session.model.fit(session.dataset(), epochs=options.epochs, initial_epoch=session.initial_epoch,
+        return session.model.fit(session.dataset(), epochs=session.epoch_limit, initial_epoch=session.initial_epoch,
                                  steps_per_epoch=session.steps_per_epoch(), callbacks=callbacks,
                                  verbose=options.verbose, shuffle=False)
 
@@ -324,7 +352,11 @@ def train(options: TrainOptions, extra_callbacks: list[keras.callbacks.Callback]
         trim_outputs(run, session.initial_epoch)
     if session.initial_epoch:
         print(f"resuming from epoch {session.initial_epoch} ({session.manager.latest_checkpoint})")
-    if session.initial_epoch < options.epochs:
+    left = session.budget_left
+    if left is not None and left <= 0:
+        print(f"the run has spent its --minutes {options.minutes:g} ({float(session.spent.numpy()) / 60:.1f} minutes "
+              "of training); give a larger --minutes to train on")
+    elif session.initial_epoch < session.epoch_limit:
         fit(session, extra_callbacks)
     if session.chief:
         for path in export_generators(session.model, run):
