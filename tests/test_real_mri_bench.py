@@ -105,3 +105,25 @@ def test_the_report_takes_each_baseline_from_the_first_run_that_scored_it():
     rows = real_mri.baseline_rows([older, newer])["t1_to_t2"]
     assert {name: row["whole"]["psnr"] for name, row in rows.items()} == {"identity": 15.0, "lookup_table": 21.0,
                                                                            "quantile_map": 20.0}
+
+
+def test_vox2vox_runs_of_each_budget_are_rows_of_their_own_with_and_without_the_largest_region():
+    def scores(wt: float) -> dict:
+        return {region: {"dice": wt, "hd95": 10.0} for region in ("WT", "TC", "ET")}
+
+    def run(variant, seed, minutes, wt, largest=None):
+        segmentation = {"regions": {"WT": [1, 2, 4], "TC": [1, 4], "ET": [4]}, "mean": scores(wt), "per_case": [],
+                        "baselines": {"flair_threshold": {"mean": scores(0.6)}}}
+        if largest is not None:
+            segmentation["largest_component"] = {"mean": scores(largest), "per_case": []}
+        return {"entry": "vox2vox", "variant": variant, "seed": seed, "cpu_minutes": minutes,
+                "scores": {"segmentation": segmentation}}
+
+    seg = real_mri.segmentation_rows([run(None, 0, 4, 0.5), run(None, 1, 4, 0.7), run("long", 0, 60, 0.75, 0.78)])
+    short, long = seg["rows"]
+    assert short["variant"] is None and short["model"]["WT"]["dice"]["mean"] == pytest.approx(0.6)
+    assert short["largest_component"] is None  # scored before the row existed
+    assert long["seeds"] == [0] and long["largest_component"]["WT"]["dice"]["mean"] == 0.78
+    text = "\n".join(real_mri.segmentation_lines(seg))
+    assert "| Vox2Vox long, largest region | 1 | 60 | 78.0 |" in text
+    assert "Whole tumour Dice after 60 CPU minutes: 75.0 %, 5.0 points short of 80 %." in text

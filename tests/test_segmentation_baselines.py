@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cyclegan_mri.segmentation.baselines import largest_component, threshold_segmentation
+from cyclegan_mri.segmentation.baselines import keep_largest_tumour, largest_component, threshold_segmentation
 
 CONTRASTS = ("t1", "t1ce", "t2", "flair")
 
@@ -47,3 +47,14 @@ def test_without_t1ce_the_whole_tumour_is_edema():
 
 def test_the_largest_component_of_nothing_is_nothing():
     assert not largest_component(np.zeros((4, 4, 4), bool)).any()
+
+
+def test_keeping_the_largest_tumour_clears_scattered_voxels_and_keeps_the_classes_inside_it():
+    classes = np.zeros((12, 12, 12), np.uint8)
+    classes[2:7, 2:7, 2:7] = 2
+    classes[4, 4, 4] = 3  # enhancing, inside the main region
+    classes[10, 10, 10] = 1  # a lone voxel far away
+    kept = keep_largest_tumour(classes)
+    assert kept.dtype == np.uint8 and kept[10, 10, 10] == 0
+    np.testing.assert_array_equal(kept[:9, :9, :9], classes[:9, :9, :9])
+    assert not keep_largest_tumour(np.zeros((4, 4, 4), np.uint8)).any()

@@ -7,6 +7,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from conftest import exit_code, reoriented
 
@@ -93,11 +94,18 @@ def test_train_resume_segment_and_evaluate(cases, tmp_path, capsys):
     assert segment.main(["--out", str(out), "--input", str(cases / "data"), "--output", str(tmp_path / "all")]) == 0
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
         f"Phantom20_Case_00{i}.nii.gz" for i in (1, 2, 3)]
+    # --largest-component keeps one connected tumour region, a subset of the raw segmentation.
+    assert segment.main(["--out", str(out), "--input", str(case), "--output", str(tmp_path / "one.nii.gz"),
+                         "--largest-component"]) == 0
+    raw, one = (np.asarray(nib.load(tmp_path / name).dataobj) for name in ("seg.nii.gz", "one.nii.gz"))
+    assert ndimage.label(one > 0, structure=np.ones((3, 3, 3)))[1] <= 1
+    np.testing.assert_array_equal(one[one > 0], raw[one > 0])
 
     assert evaluate.main(["--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "evaluation.json").read_text())["segmentation"]
     assert [row["name"] for row in results["per_case"]] == saved["held_out"] and results["held_out"] is True
     assert list(results["mean"]) == ["WT", "TC", "ET"]
+    assert list(results["largest_component"]["mean"]) == ["WT", "TC", "ET"]
     for scores in results["mean"].values():
         assert 0 <= scores["dice"] <= 1 and scores["hd95"] >= 0
     assert evaluate.main(["--out", str(out), "--all-pairs", "--quiet", "--no-translations"]) == 0

@@ -29,6 +29,9 @@ def parser() -> argparse.ArgumentParser:
                    help="how overlapping windows' class probabilities are averaged: weighted towards each "
                         "window's centre (gaussian) or evenly (constant)")
     add_window_argument(p, "a case", "multiples of 16 (the U-Net halves its input 4 times)")
+    p.add_argument("--largest-component", action="store_true",
+                   help="keep only the largest connected tumour region and set scattered tumour voxels elsewhere "
+                        "to background (evaluate.py scores a Vox2Vox run both with and without it)")
     add_debug_argument(p)
     return p
 
@@ -41,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     segmenter = load_segmenter(RunDir.at(args.out))
-    written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend, window=args.window)
+    written = segment_path(segmenter, args.input, args.output, args.overlap, args.blend, window=args.window,
+                           largest=args.largest_component)
     print(f"wrote {written[0] if len(written) == 1 else f'{len(written)} segmentations to {args.output}'}")
     return 0
 

@@ -35,7 +35,7 @@ from cyclegan_mri.networks import layers  # noqa: F401  registers the custom lay
 from cyclegan_mri.networks.windows import DEFAULT_BATCH, DEFAULT_WINDOW, check_window, fit_window, window_predictor
 from cyclegan_mri.record import TrainOptions, load_run_options, require_kind
 from cyclegan_mri.rundir import RunDir
-from cyclegan_mri.segmentation.baselines import threshold_segmentation
+from cyclegan_mri.segmentation.baselines import keep_largest_tumour, threshold_segmentation
 from cyclegan_mri.segmentation.metrics import mean_scores, regions_for, segmentation_scores
 from cyclegan_mri.sliding_window import sliding_window_inference
 from cyclegan_mri.specs import SEGMENTATION
@@ -122,8 +122,9 @@ def output_path(case: Case, output: Path, single: bool) -> Path:
 
 def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | os.PathLike,
                  overlap: float = DEFAULT_OVERLAP, blend: str = DEFAULT_BLEND,
-                 window: Sequence[int] | None = DEFAULT_WINDOW) -> list[Path]:
-    """Segment one case folder, or every case folder under ``source``; the files written."""
+                 window: Sequence[int] | None = DEFAULT_WINDOW, largest: bool = False) -> list[Path]:
+    """Segment one case folder, or every case folder under ``source``; the files written. ``largest`` keeps only
+    the largest connected tumour region (``baselines.keep_largest_tumour``)."""
 
     if window is not None:
         check_window(segmenter.network, window)  # before any case is looked for
@@ -137,6 +138,8 @@ def segment_path(segmenter: Segmenter, source: str | os.PathLike, output: str | 
     written = []
     for case in cases:
         predicted, volumes = segmenter.segment(case, overlap, blend, progress=f"segmenting {case.name}", window=window)
+        if largest:
+            predicted = keep_largest_tumour(predicted)
         target = output_path(case, output, len(cases) == 1)
         labels = volumes.to_source_grid(segmenter.label_values(predicted, case))
         save_volume(segmentation_image(labels, volumes.reference), target)
@@ -167,7 +170,7 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
     cases, description = cases_to_score(data, options, all_cases)
     trained = trained_on(options) or set()  # case names; empty when the run's data has moved
     regions = regions_for(options.classes)
-    rows, baseline_rows = [], []
+    rows, baseline_rows, largest_rows = [], [], []
     for case in cases:
         predicted, volumes = segmenter.segment(case, overlap, labels=True, progress=f"segmenting {case.name}",
                                                window=window)
@@ -176,6 +179,8 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
         case_regions = regions_for(segmenter.case_classes(case))
         truth = segmenter.label_values(volumes.classes, case)
         scores = segmentation_scores(truth, segmenter.label_values(predicted, case), case_regions, volumes.spacing)
+        largest_rows.append({"name": case.name, **segmentation_scores(
+            truth, segmenter.label_values(keep_largest_tumour(predicted), case), case_regions, volumes.spacing)})
         baseline = threshold_segmentation(volumes.image, options.contrasts, segmenter.case_classes(case))
         if baseline is not None:
             baseline_rows.append({"name": case.name, **segmentation_scores(
@@ -188,7 +193,12 @@ def evaluate_segmentation(run: RunDir, data: str | os.PathLike, all_cases: bool 
     results = {"segmentation": {"regions": {name: list(values) for name, values in regions.items()},
                                 "mean": mean_scores([{r: row[r] for r in regions} for row in rows]),
                                 "per_case": rows,
-                                "held_out": not any(row["seen_in_training"] for row in rows) if rows else None}}
+                                "held_out": not any(row["seen_in_training"] for row in rows) if rows else None,
+                                # The same segmentations with only their largest tumour region (segment.py
+                                # --largest-component), as the baseline keeps only its own.
+                                "largest_component": {
+                                    "mean": mean_scores([{r: row[r] for r in regions} for row in largest_rows]),
+                                    "per_case": largest_rows}}}
     if baseline_rows:
         # The training-free reference (segmentation.baselines), scored on the same cases.
         results["segmentation"]["baselines"] = {"flair_threshold": {
@@ -213,6 +223,8 @@ def format_segmentation_table(results: dict, per_case: bool = True) -> str:
         lines += [row(r["name"] + (" *" if r["seen_in_training"] else ""), r) for r in table["per_case"]]
     if table["per_case"]:
         lines.append(row(f"mean of {len(table['per_case'])}", table["mean"]))
+        if "largest_component" in table:
+            lines.append(row("largest component only", table["largest_component"]["mean"]))
         for name, baseline in table.get("baselines", {}).items():
             lines.append(row(f"{name} (no training)", baseline["mean"]))
     else:
