@@ -88,8 +88,8 @@ def train_parser() -> argparse.ArgumentParser:
                              "training stops at the first step past the budget and keeps that epoch, and --lr-"
                              "schedule linear holds the rate for the first half of the budget and decays it to zero "
                              "at its end, planned from the measured epoch time (the plan and the time spent live in "
-                             "the checkpoints); a budget shorter than one epoch is refused (default: none, train to "
-                             "--epochs)")
+                             "the checkpoints); a budget shorter than one epoch is refused; without it, training "
+                             "runs to --epochs")
     parser.add_argument("--batch", type=positive_int, default=d.batch, help="images per domain in one step")
     parser.add_argument("--image-size", type=image_size, nargs=2, default=list(d.image_size), metavar=("H", "W"),
                         help="rows and columns every slice is resized to (the dataset's slices are 217 181; "
