@@ -136,8 +136,8 @@ class MinutesBudget(keras.callbacks.Callback):
     and plans the learning rate over the budget.
 
     ``spent`` (seconds, a checkpointed variable) holds the time of the finished epochs of earlier sessions; each
-    epoch adds the time since the previous epoch ended (its steps, its outputs, and the saving of the previous
-    checkpoint). An epoch cut short by the budget is kept as it stands. ``replan(total, finished)`` is called
+    epoch adds the time since the previous one ended (its steps and outputs, and the saving of the previous
+    epoch's checkpoint). An epoch cut short by the budget is kept as it stands. ``replan(total, finished)`` is called
     after each epoch with the epochs the budget holds at the measured pace (the median epoch of this session,
     the first one left out once there are others: it carries the tracing), so that a linear schedule reaches
     zero when the budget ends; a resume plans first from the pace of the ``finished`` epochs before it. A budget

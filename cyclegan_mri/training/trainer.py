@@ -24,9 +24,9 @@ from cyclegan_mri.training.callbacks import EpochCheckpoint, HistoryCSV, Project
 from cyclegan_mri.training.guards import GracefulStop, MinutesBudget, StopOnNonFinite
 from cyclegan_mri.training.schedules import EpochLearningRate, LinearDecayPlan, rate_of_epoch
 
-# Settings a resumed run keeps unless they are given again: its data would otherwise decide them anew.
 # The epochs a --minutes run without --epochs may reach: the budget, not this, ends it.
 UNBOUNDED_EPOCHS = 100_000
+# Settings a resumed run keeps unless they are given again: its data would otherwise decide them anew.
 KEPT_FROM_RUN = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
 
 
@@ -305,10 +305,11 @@ def fit(session: Session, extra_callbacks: list[keras.callbacks.Callback] | None
         graceful,
         # Before the outputs: it sets the epoch's rate at its start and logs it at its end.
         session.learning_rates(),
-        *budget,
         *outputs,
         *projection,
         *(extra_callbacks or []),
+        # After every output of the epoch, so that their time counts against --minutes.
+        *budget,
         # Last: the checkpoint of an epoch is the proof that the epoch's outputs were written.
         EpochCheckpoint(save, session.epoch),
     ]
