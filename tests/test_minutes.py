@@ -45,22 +45,24 @@ def run(data: Path, out: Path, *flags: str) -> int:
 def test_training_stops_when_the_budget_is_spent_and_the_linear_rate_reaches_zero_there(small_dataset, tmp_path,
                                                                                          clock, capsys):
     out = tmp_path / "run"
-    # 0.5 minutes = 30 ticks; an epoch is its 5 steps and its end (6 ticks), so the budget holds 5 epochs.
-    assert run(small_dataset, out, "--minutes", "0.5", "--lr-schedule", "linear") == 0
+    # 0.55 minutes = 33 ticks; an epoch is its 5 steps and its end (6 ticks), so the budget holds 5 epochs and
+    # half of a sixth, which it stops.
+    assert run(small_dataset, out, "--minutes", "0.55", "--lr-schedule", "linear") == 0
     rates = [float(row["learning_rate"]) for row in history(out)]
-    assert len(rates) == 5 and spent_seconds(out) == pytest.approx(30, abs=1)
-    # Held for the first half of the planned epochs, then down by equal steps to the last epoch's small rate.
-    assert rates[:2] == [2e-4, 2e-4] and rates[2] > rates[3] > rates[4] > 0
-    assert rates[4] == pytest.approx(2e-4 / 4, rel=1e-3)
+    assert len(rates) == 6 and spent_seconds(out) == pytest.approx(33, abs=1.5)
+    # Held for the first half of the planned epochs, then down by equal steps; the epoch cut short is planned
+    # too, and trains at the smallest rate rather than at none.
+    assert rates[:3] == [2e-4] * 3 and rates[2] > rates[3] > rates[4] > rates[5] > 0
+    assert rates[5] == pytest.approx(2e-4 / 4, rel=1e-3)
     assert (out / "generators" / "t1_to_t2.keras").exists()
 
     # A resume counts the time already spent: the same budget has nothing left to train.
-    assert run(small_dataset, out, "--minutes", "0.5", "--lr-schedule", "linear") == 0
-    assert len(history(out)) == 5 and "has spent its --minutes 0.5" in capsys.readouterr().out
+    assert run(small_dataset, out, "--minutes", "0.55", "--lr-schedule", "linear") == 0
+    assert len(history(out)) == 6 and "has spent its --minutes 0.55" in capsys.readouterr().out
     # A larger budget trains on from the rate the plan had reached, never back up, and counts all its time.
     assert run(small_dataset, out, "--minutes", "1", "--lr-schedule", "linear") == 0
     rates = [float(row["learning_rate"]) for row in history(out)]
-    assert len(rates) > 5 and spent_seconds(out) == pytest.approx(60, abs=6)
+    assert len(rates) > 6 and spent_seconds(out) == pytest.approx(60, abs=6)
     assert all(later <= earlier for earlier, later in itertools.pairwise(rates))
 
 

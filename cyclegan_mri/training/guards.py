@@ -161,7 +161,7 @@ class MinutesBudget(keras.callbacks.Callback):
         self._mark = time.monotonic()
         spent = float(self.spent.numpy())
         if self.replan is not None and self.finished and spent > 0:
-            self.planned_epochs = self.finished + max(int((self.budget - spent) // (spent / self.finished)), 0)
+            self.planned_epochs = self.finished + max(math.ceil((self.budget - spent) / (spent / self.finished)), 0)
             self.replan(self.planned_epochs, self.finished)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -191,7 +191,8 @@ class MinutesBudget(keras.callbacks.Callback):
         if left <= 0:
             self.model.stop_training = True
         pace = sorted(self.durations[1:] or self.durations)[len(self.durations[1:] or self.durations) // 2]
-        self.planned_epochs = epoch + 1 + max(int(left // pace), 0)
+        # A last epoch that the budget cuts short is planned too, so that it trains at the smallest rate, not at 0.
+        self.planned_epochs = epoch + 1 + max(math.ceil(left / pace), 0)
         if self.replan is not None:
             self.replan(self.planned_epochs, epoch + 1)
         if len(self.durations) == 1 and self.params.get("verbose", 1):
