@@ -525,8 +525,8 @@ def write_figures(results: list[dict], reports: Path, data: str, out: Path) -> d
         (reports / "real_mri_segmentation.png").write_bytes(segmentation_figure(longest, out))
         figures["real_mri_segmentation.png"] = (
             "Held-out patients, the axial slice with the most tumour: FLAIR, the expert labels, the training-free "
-            "FLAIR-threshold baseline and Vox2Vox (first seed); red necrosis / non-enhancing core, green oedema, "
-            "yellow enhancing tumour.")
+            f"FLAIR-threshold baseline and Vox2Vox as it segments (run {longest['run']}, the largest budget); red "
+            "necrosis / non-enhancing core, green oedema, yellow enhancing tumour.")
     return figures
 
 

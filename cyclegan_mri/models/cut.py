@@ -147,10 +147,7 @@ class CUT(TranslationModel):
 
     def prepare(self, data) -> list[str]:
         """With an ``intensity_map``, fit each generator's table as ``CycleGAN.prepare`` does."""
-        if self.intensity_map == "none":
-            return []
-        return fit_intensity_maps(((self.generator_g, self.domains.forward, data.x, data.y),
-                                   (self.generator_f, self.domains.backward, data.y, data.x)), self.intensity_map)
+        return fit_intensity_maps(self, data)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)

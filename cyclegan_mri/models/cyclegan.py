@@ -84,10 +84,7 @@ class CycleGAN(TranslationModel):
     def prepare(self, data) -> list[str]:
         """With an ``intensity_map``, fit each generator's table: a ``QuantileMap`` from its source domain's
         training slices onto the other domain's (histograms and depth profiles only, never a pair)."""
-        if self.intensity_map == "none":
-            return []
-        return fit_intensity_maps(((self.generator_g, self.domains.forward, data.x, data.y),
-                                   (self.generator_f, self.domains.backward, data.y, data.x)), self.intensity_map)
+        return fit_intensity_maps(self, data)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)
@@ -184,13 +181,16 @@ class CycleGAN(TranslationModel):
 MAP_SLICES = 400
 
 
-def fit_intensity_maps(sides, polarity: str) -> list[str]:
-    """Fit the intensity table of each (generator, direction, source images, target images) of ``sides``: a
-    ``QuantileMap`` of ``polarity`` from the source's training slices onto the target's (histograms and depth
-    profiles only, never a pair); what was chosen, one line per direction."""
+def fit_intensity_maps(model: TranslationModel, data) -> list[str]:
+    """With the ``intensity_map`` of ``model`` (a CycleGAN or CUT: ``generator_g`` A -> B, ``generator_f`` back),
+    fit each generator's table: a ``QuantileMap`` from its source domain's training slices onto the other's
+    (histograms and depth profiles only, never a pair); what was chosen, one line per direction."""
+    if model.intensity_map == "none":
+        return []
     lines = []
-    for generator, direction, source, target in sides:
-        fitted = QuantileMap(_spread(source), _spread(target), polarity)
+    for generator, direction, source, target in ((model.generator_g, model.domains.forward, data.x, data.y),
+                                                 (model.generator_f, model.domains.backward, data.y, data.x)):
+        fitted = QuantileMap(_spread(source), _spread(target), model.intensity_map)
         intensity_table(generator).set_table(fitted.table / 127.5 - 1.0)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in fitted.correlations.items())
         chosen = f" (depth-profile correlation {scores})" if scores else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import signal
+import statistics
 import time
 from collections.abc import Callable
 
@@ -190,7 +191,7 @@ class MinutesBudget(keras.callbacks.Callback):
         left = self.budget - float(self.spent.numpy())
         if left <= 0:
             self.model.stop_training = True
-        pace = sorted(self.durations[1:] or self.durations)[len(self.durations[1:] or self.durations) // 2]
+        pace = statistics.median(self.durations[1:] or self.durations)
         # A last epoch that the budget cuts short is planned too, so that it trains at the smallest rate, not at 0.
         self.planned_epochs = epoch + 1 + max(math.ceil(left / pace), 0)
         if self.replan is not None:

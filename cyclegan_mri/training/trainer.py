@@ -30,6 +30,11 @@ UNBOUNDED_EPOCHS = 100_000
 KEPT_FROM_RUN = ("domains", "channels", "direction", "contrasts", "classes", "class_weights", "holdout_cases")
 
 
+def epoch_limit(options: TrainOptions) -> int:
+    """The last epoch training may reach: ``--epochs``, or unbounded under a ``--minutes`` budget alone."""
+    return options.epochs if options.epochs is not None else UNBOUNDED_EPOCHS
+
+
 @dataclass
 class Session:
     """A built run, ready to fit: what ``train`` and the tests work with."""
@@ -60,8 +65,7 @@ class Session:
 
     @property
     def epoch_limit(self) -> int:
-        """The last epoch training may reach: ``--epochs``, or unbounded under a ``--minutes`` budget alone."""
-        return self.options.epochs if self.options.epochs is not None else UNBOUNDED_EPOCHS
+        return epoch_limit(self.options)
 
     @property
     def budget_left(self) -> float | None:
@@ -184,7 +188,7 @@ def open_session(options: TrainOptions) -> Session:
             restore(checkpoint, required, latest)
         if options.lr_schedule == "linear" and not (options.minutes and lr_plan.planned):
             # Under --minutes the epochs are planned from the measured pace (MinutesBudget); a resume keeps the plan.
-            lr_plan.plan(options.epochs or UNBOUNDED_EPOCHS, int(epoch.numpy()))
+            lr_plan.plan(epoch_limit(options), int(epoch.numpy()))
         if strategy.extended.should_checkpoint:
             manager = tf.train.CheckpointManager(checkpoint, str(run.checkpoints), max_to_keep=3)
         else:
