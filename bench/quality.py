@@ -3,8 +3,9 @@
     python bench/quality.py [--out output/quality] [--minutes 60] [--pix2pix-minutes 10] [--ivan-minutes 30]
                             [train.py flags ...]
 
-Trains with ``--holdout`` (neither image of a test pair is ever seen) until
-``--epochs`` or the time budget ends training at an epoch end, then writes
+Trains with ``--holdout`` (neither image of a test pair is ever seen) for
+``--minutes`` of training (``train.py --minutes``: with ``--lr-schedule linear``
+the rate is planned over the budget; ``--epochs``, when given, caps it), then writes
 ``reports/quality.json`` (the shape of ``evaluation.json``, with the baselines of
 each direction under ``baselines``, and this command under ``command``),
 ``reports/quality.md``, one figure per direction (input, real target,

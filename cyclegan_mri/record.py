@@ -87,6 +87,7 @@ class TrainOptions:
     nce_patches: int = 256
     lr_schedule: str = "constant"
     lr_step_epochs: int = 50
+    lr_warmup: int = 0
     augment: bool = False
     holdout: bool = False
     seed: int | None = None

@@ -35,7 +35,7 @@ KINDS = (SLICES, VOLUMES, SEGMENTATION, FUSION)
 
 # Settings every model takes: the run, its data source, the optimiser, the schedule and the machine.
 COMMON_SETTINGS = ("data", "out", "model", "epochs", "minutes", "batch", "filters", "domains", "learning_rate",
-                   "beta_1", "lr_schedule", "lr_step_epochs", "augment", "seed", "precision", "xla", "strategy",
+                   "beta_1", "lr_schedule", "lr_step_epochs", "lr_warmup", "augment", "seed", "precision", "xla", "strategy",
                    "verbose", "preset", "dry_run", "accept_checksum", "skip_bad_images")
 # Settings that no flag of their own gives: the data decides them (or a resumed run keeps them); run.json records them.
 RECORDED_SETTINGS = ("contrasts", "held_out")
@@ -234,11 +234,14 @@ register(ModelSpec(
     help="unpaired NIfTI volumes (--data DIR with t1/ and t2/ folders of .nii/.nii.gz, or subjects in BraTS, IXI or "
          "BIDS-like folders, split as for 2D models), trained on random patches",
     data="cyclegan_mri.data.volume_data:VolumeData",
-    takes=(*ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *VOLUME_SETTINGS, "holdout_cases", *UNPAIRED_SLICE_SETTINGS),
-    identity=("generator", "pool_size", "patch", "padding", "spacing", "holdout_cases", *UNPAIRED_SLICE_SETTINGS),
+    takes=(*ADVERSARIAL_SETTINGS, *CYCLE_SETTINGS, *VOLUME_SETTINGS, "holdout_cases", *UNPAIRED_SLICE_SETTINGS,
+           *INTENSITY_MAP_SETTINGS),
+    identity=("generator", "pool_size", "patch", "padding", "spacing", "holdout_cases", *UNPAIRED_SLICE_SETTINGS,
+              *INTENSITY_MAP_SETTINGS),
     arguments={"patch": "patch", "filters": "filters", "generator": "generator", "discriminator": "discriminator",
                "padding": "padding", "lambda_cycle": "lambda_cycle", "lambda_identity": "lambda_identity",
-               "gan_loss": "gan_loss", "pool_size": "pool_size", "domains": "run_domains"},
+               "gan_loss": "gan_loss", "pool_size": "pool_size", "domains": "run_domains",
+               "intensity_map": "intensity_map"},
     defaults=dict(generator="resnet9_3d", discriminator="patchgan3d", gan_loss="lsgan", pool_size=50,
                   lr_schedule="linear", epochs=200, batch=1, patch=[128, 128, 64]),
     # What trains a 3D CycleGAN on a 2-core CPU in minutes, not days.

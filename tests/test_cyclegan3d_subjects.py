@@ -26,7 +26,7 @@ from cyclegan_mri.record import TrainOptions
 TINY = ["--model", "cyclegan3d", "--patch", "16", "16", "16", "--filters", "2", "--generator", "resnet6_3d",
         "--padding", "zero", "--batch", "1", "--pool-size", "0", "--epochs", "1", "--patches-per-epoch", "1",
         "--verbose", "0", "--seed", "0"]
-BASELINES = {"identity", "histogram_matching", "lookup_table"}
+BASELINES = {"identity", "histogram_matching", "lookup_table", "quantile_map"}
 
 
 def options(data, **kwargs) -> TrainOptions:

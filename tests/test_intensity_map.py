@@ -153,3 +153,24 @@ def test_a_generator_with_a_map_loads_in_a_process_that_imported_nothing_else(tm
             "keras.saving.load_model(sys.argv[1], compile=False)")
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-1500:]
+
+
+def test_the_3d_cyclegan_starts_from_a_map_fitted_on_its_volumes_axial_planes(tmp_path, capsys):
+    root = subject_volumes(tmp_path / "data", subjects=4)
+    out = tmp_path / "run"
+    assert train.main(["--model", "cyclegan3d", "--data", str(root), "--out", str(out), "--patch", "16", "16", "16",
+                       "--filters", "2", "--generator", "resnet6_3d", "--padding", "zero", "--batch", "1",
+                       "--pool-size", "0", "--holdout-cases", "1", "--epochs", "1", "--patches-per-epoch", "1",
+                       "--learning-rate", "0", "--verbose", "0", "--seed", "0",
+                       "--intensity-map", "auto", "--lambda-identity", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "t1_to_t2: starts from the decreasing quantile map" in printed
+    exported = keras.saving.load_model(out / "generators" / "t1_to_t2.keras", compile=False)
+    table = intensity_table(exported).table.numpy()
+    assert table[-1] < table[128]  # bright T1 (white matter) maps to dark T2
+    # Untrained (a zero rate), the generator is its table, voxel by voxel, background kept.
+    volume = np.linspace(-1, 1, 16 ** 3, dtype=np.float32).reshape(1, 16, 16, 16, 1)
+    volume[0, :4] = -1.0
+    mapped = np.interp(volume, np.linspace(-1, 1, 256), table)
+    np.testing.assert_allclose(exported(volume).numpy(), mapped, atol=1e-5)
+    assert np.all(exported(volume).numpy()[0, :4] == -1.0)

@@ -64,3 +64,22 @@ def test_lowering_the_epochs_while_holding_starts_the_decay_now():
 
 def test_the_constant_schedule_ignores_the_plan():
     assert rate_of_epoch("constant", RATE, LinearDecayPlan())(123) == RATE
+
+
+@pytest.mark.parametrize("kind", ["constant", "linear", "step"])
+def test_a_warmup_ramps_any_schedule_to_its_own_rate_over_its_epochs(kind):
+    plan = planned(10)
+    plain = rate_of_epoch(kind, RATE, plan, step_epochs=2)
+    warm = rate_of_epoch(kind, RATE, plan, step_epochs=2, warmup=4)
+    assert [warm(n) for n in range(1, 5)] == pytest.approx([plain(n) * n / 4 for n in range(1, 5)])
+    assert [warm(n) for n in range(4, 11)] == pytest.approx([plain(n) for n in range(4, 11)])
+    assert rate_of_epoch(kind, RATE, plan, step_epochs=2, warmup=0)(1) == plain(1)
+
+
+def test_a_negative_warmup_is_a_one_line_error(capsys):
+    from conftest import exit_code
+
+    from cyclegan_mri.cli import train
+
+    assert exit_code(train.main, ["--lr-warmup", "-1", "--dry-run"]) == 2
+    assert "--lr-warmup: must be 0 or more, got -1" in capsys.readouterr().err

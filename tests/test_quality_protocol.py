@@ -12,8 +12,8 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
     reports = tmp_path / "reports"
     result = subprocess.run(
         [sys.executable, "bench/quality.py", "--out", str(tmp_path / "run"), "--reports", str(reports),
-         "--minutes", "0", "--epochs", "3", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
-         "--verbose", "0", "--pix2pix-minutes", "0.001", "--pix2pix-flags=--image-size 16 16 --filters 2",
+         "--minutes", "5", "--epochs", "1", "--data", str(archive), "--image-size", "16", "16", "--filters", "2",
+         "--verbose", "0", "--pix2pix-minutes", "5", "--pix2pix-flags=--image-size 16 16 --filters 2 --epochs 1",
          "--curve-every", "0.0001", "--crop", "12", "12"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -28,7 +28,8 @@ def test_quality_protocol_writes_scores_baselines_and_figures(archive, tmp_path)
         assert (tmp_path / f"run-pix2pix-{direction}" / "generators" / f"{direction}.keras").exists()
         assert (reports / f"quality_{direction}.png").stat().st_size > 0
     report = (reports / "quality.md").read_text()
-    # A zero-minute budget ends training at the first epoch end, with that epoch complete.
+    # The budget is train.py's --minutes, which --epochs caps.
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["minutes"] == 5
     assert "Trained 1 epoch in" in report and "lookup_table | 25.35" in report
     assert "| model's own lookup table (unpaired) |" in report and "| pix2pix (paired) |" in report and "trained on the 34 training pairs for 1 epoch in" in report
     assert (tmp_path / "run" / "generators" / "t1_to_t2.keras").exists()
@@ -45,7 +46,7 @@ def test_ablation_scores_each_variant_under_the_same_budget(archive, tmp_path):
     reports = tmp_path / "reports"
     result = subprocess.run(
         [sys.executable, "bench/ablation.py", "--out", str(tmp_path / "runs"), "--reports", str(reports),
-         "--minutes", "0", "--epochs", "2", "--only", "no augmentation", "--data", str(archive),
+         "--minutes", "5", "--epochs", "1", "--only", "no augmentation", "--data", str(archive),
          "--image-size", "16", "16", "--filters", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((reports / "ablation.json").read_text())
@@ -117,6 +118,21 @@ def test_train_py_flags_pass_through_even_where_they_begin_like_the_protocols_ow
 
     args, train_flags = build_parser().parse_known_args(["--seed", "3", "--minutes", "5"])
     assert train_flags == ["--seed", "3"] and args.seeds is None and args.minutes == 5
+
+
+def test_the_protocol_budget_is_train_py_minutes_and_infinity_leaves_it_to_the_epochs():
+    import math
+
+    import pytest
+
+    from cyclegan_mri.benchmarks.quality import budgeted
+    from cyclegan_mri.errors import UserError
+
+    assert budgeted(["--seed", "3"], 30) == ["--seed", "3", "--holdout", "--minutes", "30"]
+    assert budgeted(["--holdout"], 0.5) == ["--holdout", "--minutes", "0.5"]
+    assert budgeted(["--epochs", "40"], math.inf) == ["--epochs", "40", "--holdout"]
+    with pytest.raises(UserError, match="more than 0 minutes"):
+        budgeted([], 0)
 
 
 def test_a_generator_that_maps_each_intensity_alone_is_its_own_lookup_table(tmp_path):

@@ -127,3 +127,31 @@ def test_vox2vox_runs_of_each_budget_are_rows_of_their_own_with_and_without_the_
     text = "\n".join(real_mri.segmentation_lines(seg))
     assert "| Vox2Vox long, largest region | 1 | 60 | 78.0 |" in text
     assert "Whole tumour Dice after 60 CPU minutes: 75.0 %, 5.0 points short of 80 %." in text
+
+
+def test_3d_runs_are_set_beside_baselines_scored_on_whole_volumes_not_beside_the_slice_scores():
+    def scores(psnr: float) -> dict:
+        return {"psnr": psnr, "ssim": 0.5, "nmse": 0.1}
+
+    def run(entry: str, model: str, psnr: float, table: float) -> dict:
+        direction = {"source": "T1", "target": "T2", "whole": scores(psnr), "brain": scores(psnr - 5),
+                     "per_subject": [{"name": "P1", "whole": scores(psnr)}],
+                     "baselines": {"lookup_table": {"whole": scores(table), "brain": scores(table - 5),
+                                                    "per_subject": [{"name": "P1", "whole": scores(table)}]},
+                                   "histogram_matching": {"whole": scores(9.0), "brain": scores(4.0),
+                                                          "per_subject": [{"name": "P1", "whole": scores(9.0)}]}}}
+        return {"entry": entry, "model": model, "variant": None, "seed": 0, "cpu_minutes": 1.0, "epochs": 1,
+                "scores": {"t1_to_t2": direction, "subjects": {}}}
+
+    results = [run("cyclegan", "cyclegan", 20.0, 21.7), run("cyclegan3d", "cyclegan3d", 20.5, 22.8)]
+    report = {"translation": real_mri.translation_rows(results), "baselines": real_mri.baseline_rows(results),
+              "volume_baselines": real_mri.baseline_rows(results, "volumes")}
+    assert report["baselines"]["t1_to_t2"]["lookup_table"]["whole"]["psnr"] == 21.7
+    assert report["volume_baselines"]["t1_to_t2"]["lookup_table"]["whole"]["psnr"] == 22.8
+    targets = "\n".join(real_mri.targets_lines(report))
+    assert "cyclegan T1 -> T2: SSIM 0.500 (worst seed 0.500) vs target 0.85; PSNR 20.00 dB vs lookup table 21.70" in targets
+    assert "cyclegan3d T1 -> T2 (whole volumes): SSIM 0.500 (worst seed 0.500) vs target 0.85; PSNR 20.50 dB vs lookup table 22.80" in targets
+    volumes = {k: r for k, r in report["translation"].items() if r["kind"] == "volumes"}
+    table = "\n".join(real_mri.translation_table(volumes, report["volume_baselines"], "volume"))
+    assert "| T1 -> T2 | cyclegan3d | 1 | 1 | 20.50 |" in table and "| T1 -> T2 | lookup table | - | 0 | 22.80 |" in table
+    assert "| cyclegan |" not in table and "21.70" not in table

@@ -1,8 +1,8 @@
 """The quality protocol: train on the training pairs' slices only, score the 9 held-out pairs against baselines.
 
 What ``bench/quality.py`` runs, and what the other benchmarks that score a run on the held-out pairs share:
-``train_and_score`` trains ``train.py`` flags with ``--holdout`` within a time budget (resuming a run that has
-already spent part of it) and scores the run; ``QualityCurve`` scores the test pairs as training goes, for
+``train_and_score`` trains ``train.py`` flags with ``--holdout`` for a budget of minutes (``train.py --minutes``,
+so a run that has already spent part of it resumes) and scores the run; ``QualityCurve`` scores the test pairs as training goes, for
 the time-to-quality curve and its ``milestones``; ``own_lookup_table_scores``, ``pix2pix_scores`` and
 ``ivan_scores`` give the reference rows, ``ivan_fusion_scores`` iVAN's fusion; ``summary`` and ``over_seeds``
 turn runs over several seeds into means and ranges; ``report_markdown``, ``seeds_markdown`` and the figures
@@ -28,10 +28,10 @@ from matplotlib.figure import Figure
 from cyclegan_mri.cli.train import parse_train_args, train_options
 from cyclegan_mri.data.protocol import trained_on
 from cyclegan_mri.domains import TUTORIAL
+from cyclegan_mri.errors import UserError
 from cyclegan_mri.fusion.inference import evaluate_fusion
 from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.rundir import RunDir, write_atomic
-from cyclegan_mri.training.guards import TimeBudget
 from cyclegan_mri.training.trainer import train
 from cyclegan_mri.translation.baselines import LookupTable
 from cyclegan_mri.translation.evaluation import (
@@ -228,19 +228,28 @@ def read_curve(run: RunDir) -> list[dict]:
 
 def train_and_score(flags: Sequence[str], minutes: float, source: Source | None = None,
                     curve_every: float = 0.0) -> tuple[RunDir, Source, dict]:
-    """Train ``train.py`` ``flags`` with ``--holdout`` within ``minutes`` of training in all, and score the run.
+    """Train ``train.py`` ``flags`` with ``--holdout`` for ``minutes`` of training in all, and score the run.
 
-    ``--holdout`` is added where ``flags`` lack it. With ``curve_every`` > 0 the test pairs are also scored
-    after each that many minutes (``QualityCurve``).
+    ``minutes`` is given to ``train.py`` as its ``--minutes`` (counted across resumes, so running again resumes
+    or only scores; with ``--lr-schedule linear`` the rate is planned over it; ``--epochs`` in ``flags`` caps
+    it); ``math.inf`` trains to ``--epochs``. ``--holdout`` is added where ``flags`` lack it. With
+    ``curve_every`` > 0 the test pairs are also scored after each that many minutes (``QualityCurve``); that
+    scoring counts against the budget, as every output between steps does.
     """
-    options = train_options(parse_train_args([*flags, *(["--holdout"] if "--holdout" not in flags else [])]))
+    options = train_options(parse_train_args(budgeted(flags, minutes)))
     run = RunDir.at(options.out)
     source = source or dataset_source(options.data, accept_checksum=options.accept_checksum)
-    left = minutes - trained_so_far(run)[1]
-    if left > 0 or not run.generators.is_dir():
-        curve = [QualityCurve(run, source, curve_every)] if curve_every > 0 else []
-        train(options, extra_callbacks=[TimeBudget(max(left, 0.0)), *curve])
+    train(options, extra_callbacks=[QualityCurve(run, source, curve_every)] if curve_every > 0 else [])
     return run, source, evaluate(run, source, write_translations=False, training=trained_on(options))
+
+
+def budgeted(flags: Sequence[str], minutes: float) -> list[str]:
+    """``train.py`` ``flags`` with ``--holdout`` (where they lack it) and ``--minutes`` (unless ``minutes`` is
+    ``math.inf``): the runs of the quality protocol."""
+    if not minutes > 0:
+        raise UserError(f"a training budget must be more than 0 minutes, got {minutes:g}")
+    return [*flags, *(["--holdout"] if "--holdout" not in flags else []),
+            *(["--minutes", f"{minutes:g}"] if math.isfinite(minutes) else [])]
 
 
 def own_lookup_table_scores(run: RunDir, source: Source) -> dict:
@@ -296,11 +305,9 @@ def ivan_fusion_scores(out: str, data: str, minutes: float, source: Source, extr
     fusions; the result records its epochs, minutes and ``train.py`` flags."""
     flags = [*IVAN_FLAGS, "--task", "fusion", *extra, "--out", out, "--data", data, "--holdout",
              "--seed", str(seed), "--verbose", "2"]
-    options = train_options(parse_train_args(flags))
+    options = train_options(parse_train_args(budgeted(flags, minutes)))
     run = RunDir.at(out)
-    left = minutes - trained_so_far(run)[1]
-    if left > 0 or not run.generators.is_dir():
-        train(options, extra_callbacks=[TimeBudget(max(left, 0.0))])
+    train(options)
     epochs, spent = trained_so_far(run)
     return {**evaluate_fusion(run, source, trained_on(options))["fusion"], "epochs": epochs,
             "minutes": spent, "flags": flags}
@@ -380,8 +387,10 @@ def build_parser(description: str | None = None, reports: str = "reports") -> ar
     parser.add_argument("--out", default="output/quality", help="the run directory (default: %(default)s; with "
                         "--seeds, OUT-seedS for each seed S)")
     parser.add_argument("--minutes", type=float, default=60.0,
-                        help="training time budget, counting what a resumed run already spent; training ends "
-                             "at the first epoch end past it")
+                        help="minutes of training for each run, passed on as train.py's --minutes: counted "
+                             "across resumes, training ends at the first step past it, and with --lr-schedule "
+                             "linear the rate is planned to reach zero at its end; --epochs, when given, caps it "
+                             "(default: %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
                         help="train once per seed and report the mean and range of every score (one seed is "
                              "an anecdote); default: one run, with train.py's --seed if given")

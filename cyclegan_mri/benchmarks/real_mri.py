@@ -230,6 +230,7 @@ def translation_rows(results: list[dict]) -> dict:
             label = label_of(result)
             row = rows.setdefault(f"{label} {direction}", {
                 "model": label, "base_model": result["model"], "variant": result.get("variant"),
+                "kind": kind_of(result),
                 "direction": direction, "source": scores["source"],
                 "target": scores["target"], "runs": []})
             row["runs"].append({"seed": result["seed"], "cpu_minutes": result["cpu_minutes"],
@@ -259,17 +260,24 @@ def command_of(result: dict) -> str:
     return shlex.join(words)
 
 
+def kind_of(result: dict) -> str:
+    """How a run is scored: "slices" (2D models, per axial slice), "volumes" (3D models, whole volumes) or
+    "segmentation"."""
+    return entries()[result["entry"]].kind if result["entry"] in entries() else "slices"
+
+
 def label_of(result: dict) -> str:
     """A run's model as the report names it: the model, and its variant if any."""
     return result["model"] + (f" {result['variant']}" if result.get("variant") else "")
 
 
-def baseline_rows(results: list[dict]) -> dict:
-    """The 2D baselines per direction, each from the first run that scored it (they depend on the split alone;
-    runs scored before a baseline was added lack it)."""
+def baseline_rows(results: list[dict], kind: str = "slices") -> dict:
+    """The baselines per direction as runs of ``kind`` are scored ("slices": per axial slice; "volumes": whole
+    volumes), each from the first run that scored it (they depend on the split alone; runs scored before a
+    baseline was added lack it)."""
     rows: dict = {}
     for result in results:
-        if result["entry"] in entries() and entries()[result["entry"]].kind == "slices":
+        if kind_of(result) == kind:
             for direction, scores in result["scores"].items():
                 if direction != "subjects":
                     for name, baseline in scores.get("baselines", {}).items():
@@ -362,32 +370,25 @@ def report_markdown(report: dict) -> str:
              "subject. Axial slices with at least 10 % foreground; each volume mapped to 0-255 by its own "
              "0.5-99.5th percentiles (data range 255). Whole slice: every pixel; brain: inside the brain mask "
              "(foreground in either contrast, holes filled), where the background's easy zeros do not count.", ""]
-    rows, baselines = report["translation"], report["baselines"]
-    if rows:
+    slices = {key: row for key, row in report["translation"].items() if row.get("kind", "slices") == "slices"}
+    if slices:
         lines += ["## Translation, mean over held-out patients", "",
                   "Models: mean over seeds [min, max]. The lookup table, histogram matching and the quantile map "
                   "are fitted on the training subjects (the table uses their pairing, which no unpaired model "
                   "sees; the quantile map, `--intensity-map auto`'s start, uses each contrast's histogram and "
-                  "depth profile alone).", "",
-                  "| direction | method | seeds | CPU min | PSNR whole (dB) | SSIM whole | NMSE whole | "
-                  "PSNR brain (dB) | SSIM brain |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for direction in sorted({row["direction"] for row in rows.values()}):
-            title = None
-            for row in (r for r in rows.values() if r["direction"] == direction and "whole" in r):
-                title = f"{row['source']} -> {row['target']}"
-                w, b = row["whole"], row.get("brain")
-                lines.append(f"| {title} | {row['model']} | {len(row['runs'])} | "
-                             f"{row['cpu_minutes']['mean']:.0f} | {_mean_range(w['psnr'], 2)} | "
-                             f"{_mean_range(w['ssim'], 3)} | {_mean_range(w['nmse'], 4)} | "
-                             + (f"{_mean_range(b['psnr'], 2)} | {_mean_range(b['ssim'], 3)} |" if b else "- | - |"))
-            for name, scores in baselines.get(direction, {}).items():
-                w, b = scores["whole"], scores["brain"]
-                lines.append(f"| {title or direction} | {name.replace('_', ' ')} | - | 0 | {w['psnr']:.2f} | "
-                             f"{w['ssim']:.3f} | {w['nmse']:.4f} | {b['psnr']:.2f} | {b['ssim']:.3f} |")
+                  "depth profile alone).", ""]
+        lines += translation_table(slices, report["baselines"])
         lines += ["", *targets_lines(report), ""]
-        lines += per_patient_lines(report)
+        lines += per_patient_lines(slices, report["baselines"], "whole slice")
         lines += curve_lines(report)
+    volumes = {key: row for key, row in report["translation"].items() if row.get("kind") == "volumes"}
+    if volumes:
+        lines += ["## Translation of whole volumes (3D models), mean over held-out patients", "",
+                  "Each held-out volume translated whole (sliding windows) and scored as one volume: PSNR, 3D SSIM "
+                  "and NMSE over the whole volume and inside the brain mask, beside the same baselines scored the "
+                  "same way (the 2D table's figures are per axial slice, and do not compare with these).", ""]
+        lines += translation_table(volumes, report.get("volume_baselines", {}), "volume")
+        lines += [""] + per_patient_lines(volumes, report.get("volume_baselines", {}), "whole volume")
     if report.get("segmentation"):
         lines += segmentation_lines(report["segmentation"])
     lines += ["## Runs", "", "| run | seed | CPU min | wall min | steps | command |", "| --- | ---: | ---: | ---: | ---: | --- |"]
@@ -409,34 +410,59 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def translation_table(rows: dict, baselines: dict, unit: str = "slice") -> list[str]:
+    """One markdown table of translation ``rows`` (models) and ``baselines`` per direction, scored per ``unit``."""
+    lines = [f"| direction | method | seeds | CPU min | PSNR whole {unit} (dB) | SSIM whole {unit} | "
+             f"NMSE whole {unit} | PSNR brain (dB) | SSIM brain |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for direction in sorted({row["direction"] for row in rows.values()}):
+        title = None
+        for row in (r for r in rows.values() if r["direction"] == direction and "whole" in r):
+            title = f"{row['source']} -> {row['target']}"
+            w, b = row["whole"], row.get("brain")
+            lines.append(f"| {title} | {row['model']} | {len(row['runs'])} | "
+                         f"{row['cpu_minutes']['mean']:.0f} | {_mean_range(w['psnr'], 2)} | "
+                         f"{_mean_range(w['ssim'], 3)} | {_mean_range(w['nmse'], 4)} | "
+                         + (f"{_mean_range(b['psnr'], 2)} | {_mean_range(b['ssim'], 3)} |" if b else "- | - |"))
+        for name, scores in baselines.get(direction, {}).items():
+            w, b = scores["whole"], scores["brain"]
+            lines.append(f"| {title or direction} | {name.replace('_', ' ')} | - | 0 | {w['psnr']:.2f} | "
+                         f"{w['ssim']:.3f} | {w['nmse']:.4f} | {b['psnr']:.2f} | {b['ssim']:.3f} |")
+    return lines
+
+
 def targets_lines(report: dict) -> list[str]:
-    """Where the unpaired CycleGAN stands against the targets: SSIM 0.85 T1 -> T2 (whole slice), and above
-    histogram matching and the lookup table in PSNR both ways."""
-    rows = [r for r in report["translation"].values() if r["base_model"] == "cyclegan" and "whole" in r]
+    """Where the unpaired CycleGANs stand against the targets: SSIM 0.85 T1 -> T2 (whole slice or volume), and
+    above histogram matching and the lookup table in PSNR both ways, each beside the baselines scored as it is."""
+    rows = [r for r in report["translation"].values() if r["base_model"] in ("cyclegan", "cyclegan3d")
+            and "whole" in r]
     lines = []
     for row in rows:
-        base = report["baselines"].get(row["direction"], {})
+        volumes = row.get("kind") == "volumes"
+        base = report.get("volume_baselines" if volumes else "baselines", {}).get(row["direction"], {})
         w = row["whole"]
         checks = [f"PSNR {w['psnr']['mean']:.2f} dB vs lookup table {base['lookup_table']['whole']['psnr']:.2f}, "
                   f"histogram matching {base['histogram_matching']['whole']['psnr']:.2f}"] if base else []
         if row["source"].upper() == "T1":
             checks.insert(0, f"SSIM {w['ssim']['mean']:.3f} (worst seed {w['ssim']['min']:.3f}) vs target 0.85")
-        lines.append(f"- {row['model']} {row['source']} -> {row['target']}: " + "; ".join(checks) + ".")
+        scored = " (whole volumes)" if volumes else ""
+        lines.append(f"- {row['model']} {row['source']} -> {row['target']}{scored}: " + "; ".join(checks) + ".")
     return lines
 
 
-def per_patient_lines(report: dict) -> list[str]:
-    """Each held-out patient's whole-slice PSNR / SSIM per method (models: mean over seeds)."""
+def per_patient_lines(translation: dict, baselines: dict, unit: str = "whole slice") -> list[str]:
+    """Each held-out patient's ``unit`` PSNR / SSIM per method of ``translation`` rows and ``baselines`` (models:
+    mean over seeds)."""
     lines = []
-    for direction in sorted({row["direction"] for row in report["translation"].values()}):
-        rows = [r for r in report["translation"].values() if r["direction"] == direction and "whole" in r]
-        base = report["baselines"].get(direction, {})
+    for direction in sorted({row["direction"] for row in translation.values()}):
+        rows = [r for r in translation.values() if r["direction"] == direction and "whole" in r]
+        base = baselines.get(direction, {})
         names = [s["name"] for s in rows[0]["runs"][0]["per_subject"]] if rows else []
         if not names:
             continue
         methods = [(r["model"], [run["per_subject"] for run in r["runs"]]) for r in rows]
         methods += [(n.replace("_", " "), [b["per_subject"]]) for n, b in base.items()]
-        lines += [f"### {rows[0]['source']} -> {rows[0]['target']} per held-out patient (whole slice PSNR / SSIM)",
+        lines += [f"### {rows[0]['source']} -> {rows[0]['target']} per held-out patient ({unit} PSNR / SSIM)",
                   "", "| patient | " + " | ".join(m for m, _ in methods) + " |",
                   "| --- | " + " | ".join("---:" for _ in methods) + " |"]
         for i, name in enumerate(names):
@@ -493,6 +519,7 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, command: str
         "data": {"folder": "DIR", "name": name or Path(data).name, "subjects": len(subjects),
                  "held_out": list(split.held_out)},
         "translation": translation_rows(results), "baselines": baseline_rows(results),
+        "volume_baselines": baseline_rows(results, "volumes"),
         "segmentation": segmentation_rows(results),
         "curves": {label_of(r): r["curve"] for r in results if r.get("curve") and r["seed"] == min(
             x["seed"] for x in results if x["run"].rsplit("-seed", 1)[0] == r["run"].rsplit("-seed", 1)[0])},

@@ -32,6 +32,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def flag(setting: str) -> str:
     """The flag that gives a setting: ``lambda_nce`` -> ``--lambda-nce``."""
     return f"--{setting.replace('_', '-')}"

@@ -13,6 +13,7 @@ from cyclegan_mri.cli.args import (
     add_out_argument,
     as_flags,
     image_size,
+    non_negative_int,
     positive_int,
 )
 from cyclegan_mri.cli.common import run_main
@@ -232,7 +233,7 @@ def train_parser() -> argparse.ArgumentParser:
                              "each foreground intensity goes to the other domain's intensity at the same "
                              "(increasing) or the opposite (decreasing) quantile; auto picks the polarity from "
                              "how intensity varies with depth below the edge of the foreground in each domain; "
-                             "the network learns a correction to it (--model cyclegan, cut, fastcut; a CycleGAN "
+                             "the network learns a correction to it (--model cyclegan, cut, fastcut, cyclegan3d; a CycleGAN "
                              "needs --lambda-identity 0) (none: start from the network alone, as the tutorial)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear", "step"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial); linear: held for the first half of --epochs "
@@ -241,6 +242,10 @@ def train_parser() -> argparse.ArgumentParser:
                              "the rate); step: halved every --lr-step-epochs epochs (iVAN)")
     parser.add_argument("--lr-step-epochs", type=positive_int, default=d.lr_step_epochs, metavar="N",
                         help="with --lr-schedule step, the epochs between two halvings of the learning rate")
+    parser.add_argument("--lr-warmup", type=non_negative_int, default=d.lr_warmup, metavar="N",
+                        help="raise the learning rate linearly over the first N epochs, from 1/N of the "
+                             "--lr-schedule's rate to all of it, so that a higher --learning-rate does not "
+                             "throw the networks off at the start (default: %(default)s, no warm-up)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
                         help="random left-right flips and shifts of up to 8 pixels, drawn anew every epoch")
     parser.add_argument("--holdout", action="store_true",

@@ -49,11 +49,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cyclegan_mri.translation.inference import (  # TensorFlow loads once flags are valid
-        pick_generator,
-        translate_path,
-    )
+    # TensorFlow loads once the flags are valid.
     from cyclegan_mri.networks.windows import check_window
+    from cyclegan_mri.translation.inference import pick_generator, translate_path
     from cyclegan_mri.volumetric.inference import is_volumetric
 
     run = RunDir.at(args.out)

@@ -147,7 +147,7 @@ class CUT(TranslationModel):
 
     def prepare(self, data) -> list[str]:
         """With an ``intensity_map``, fit each generator's table as ``CycleGAN.prepare`` does."""
-        return fit_intensity_maps(self, data)
+        return fit_intensity_maps(self, data.x, data.y)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)

@@ -6,7 +6,7 @@ translates back; D_X judges A images and D_Y judges B images.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -84,7 +84,7 @@ class CycleGAN(TranslationModel):
     def prepare(self, data) -> list[str]:
         """With an ``intensity_map``, fit each generator's table: a ``QuantileMap`` from its source domain's
         training slices onto the other domain's (histograms and depth profiles only, never a pair)."""
-        return fit_intensity_maps(self, data)
+        return fit_intensity_maps(self, data.x, data.y)
 
     def call(self, x, training=False):
         return self.generator_g(x, training=training)
@@ -181,15 +181,20 @@ class CycleGAN(TranslationModel):
 MAP_SLICES = 400
 
 
-def fit_intensity_maps(model: TranslationModel, data) -> list[str]:
-    """With the ``intensity_map`` of ``model`` (a CycleGAN or CUT: ``generator_g`` A -> B, ``generator_f`` back),
-    fit each generator's table: a ``QuantileMap`` from its source domain's training slices onto the other's
-    (histograms and depth profiles only, never a pair); what was chosen, one line per direction."""
+def fit_intensity_maps(model: TranslationModel, images_a: Sequence[np.ndarray], images_b: Sequence[np.ndarray]
+                       ) -> list[str]:
+    """With the ``intensity_map`` of ``model`` (a CycleGAN or CUT, 2D or 3D: ``generator_g`` A -> B,
+    ``generator_f`` back), fit each generator's table: a ``QuantileMap`` from its source domain's training images
+    onto the other's (histograms and depth profiles only, never a pair); what was chosen, one line per direction.
+
+    ``images_a`` and ``images_b`` are 2D images in the model's range, (H, W) or (H, W, 1), of any sizes: a slice
+    model's training slices, or the axial planes of a 3D model's volumes.
+    """
     if model.intensity_map == "none":
         return []
     lines = []
-    for generator, direction, source, target in ((model.generator_g, model.domains.forward, data.x, data.y),
-                                                 (model.generator_f, model.domains.backward, data.y, data.x)):
+    for generator, direction, source, target in ((model.generator_g, model.domains.forward, images_a, images_b),
+                                                 (model.generator_f, model.domains.backward, images_b, images_a)):
         fitted = QuantileMap(_spread(source), _spread(target), model.intensity_map)
         intensity_table(generator).set_table(fitted.table / 127.5 - 1.0)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in fitted.correlations.items())
@@ -198,7 +203,7 @@ def fit_intensity_maps(model: TranslationModel, data) -> list[str]:
     return lines
 
 
-def _spread(images: np.ndarray) -> np.ndarray:
+def _spread(images: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Up to ``MAP_SLICES`` of the model-range ``images``, evenly spread, on the 0-255 scale."""
     keep = np.unique(np.linspace(0, len(images) - 1, min(MAP_SLICES, len(images))).astype(int))
-    return to_intensity(np.asarray(images)[keep, ..., 0])
+    return [to_intensity(images[i]) for i in keep]

@@ -81,24 +81,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
                             "Try a lower --learning-rate, or --precision float32")
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Ends training at the first epoch end after ``minutes`` of training (that epoch is kept whole)."""
-
-    def __init__(self, minutes: float):
-        super().__init__()
-        self.seconds = minutes * 60
-        self.started = time.monotonic()
-        self.stopped_at: int | None = None
-
-    def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.monotonic() - self.started >= self.seconds:
-            self.model.stop_training = True
-            self.stopped_at = epoch + 1
-
-
 class CpuBudget(keras.callbacks.Callback):
     """Ends training once this process has spent ``minutes`` of CPU time (all its threads) in training steps,
     counting ``spent`` minutes from earlier sessions of the run; ``steps`` counts this session's steps.

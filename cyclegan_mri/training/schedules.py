@@ -17,6 +17,9 @@ the checkpoint, beside the weights it produced.
 
 ``--lr-schedule step`` is iVAN's: the rate is halved after every
 ``--lr-step-epochs`` epochs (epoch ``n`` runs at ``rate / 2 ** ((n - 1) // step)``).
+
+``--lr-warmup W`` multiplies any of them by ``min(1, n / W)``: the first epoch
+runs at 1/W of the rate, epoch W and later at all of it.
 """
 
 from __future__ import annotations
@@ -72,15 +75,21 @@ class LinearDecayPlan(tf.Module):
         self.end.assign(epochs)
 
 
-def rate_of_epoch(kind: str, rate: float, plan: LinearDecayPlan, step_epochs: int = 50) -> Callable[[int], float]:
-    """The learning rate of each epoch (counted from 1) for ``--lr-schedule``."""
+def rate_of_epoch(kind: str, rate: float, plan: LinearDecayPlan, step_epochs: int = 50,
+                  warmup: int = 0) -> Callable[[int], float]:
+    """The learning rate of each epoch (counted from 1) for ``--lr-schedule``, times ``min(1, epoch / warmup)``
+    with a ``warmup`` of that many epochs."""
     if kind == "constant":
-        return lambda epoch: rate
-    if kind == "linear":
-        return lambda epoch: rate * plan.factor(epoch)
-    if kind == "step":
-        return lambda epoch: rate * 0.5 ** ((epoch - 1) // step_epochs)
-    raise ValueError(f"unknown learning-rate schedule {kind!r}; choose one of: {', '.join(SCHEDULES)}")
+        scheduled = lambda epoch: rate  # noqa: E731
+    elif kind == "linear":
+        scheduled = lambda epoch: rate * plan.factor(epoch)  # noqa: E731
+    elif kind == "step":
+        scheduled = lambda epoch: rate * 0.5 ** ((epoch - 1) // step_epochs)  # noqa: E731
+    else:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; choose one of: {', '.join(SCHEDULES)}")
+    if warmup <= 0:
+        return scheduled
+    return lambda epoch: scheduled(epoch) * min(1.0, epoch / warmup)
 
 
 class EpochLearningRate(keras.callbacks.Callback):

@@ -81,7 +81,7 @@ class Session:
     def learning_rates(self) -> EpochLearningRate:
         """The callback that gives each epoch its learning rate."""
         return EpochLearningRate(rate_of_epoch(self.options.lr_schedule, self.options.learning_rate, self.lr_plan,
-                                               self.options.lr_step_epochs))
+                                               self.options.lr_step_epochs, self.options.lr_warmup))
 
     def steps_per_epoch(self) -> int:
         return self.data.steps_per_epoch(self.options)

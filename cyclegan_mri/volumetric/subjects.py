@@ -11,8 +11,10 @@ brighter than background in either contrast, holes filled), where the background
 the scores. The run's score is the mean over subjects.
 
 Baselines, scored the same way: the identity; histogram matching onto the target contrast of the training
-subjects; and the per-intensity lookup table fitted on the training subjects' aligned volumes (it uses the
-pairing, which an unpaired model never sees). Both are fitted on a regular subsample of each training volume
+subjects; the per-intensity lookup table fitted on the training subjects' aligned volumes (it uses the
+pairing, which an unpaired model never sees); and the unpaired quantile map that ``--intensity-map`` starts from
+(histograms and depth profiles of the axial planes, no pairing). All are fitted on a regular subsample of each
+training volume
 (at most ``REFERENCE_VOXELS`` voxels). Each subject says whether the run trained on either of its volumes (by
 content, ``data.protocol.trained_on``).
 """
@@ -37,7 +39,7 @@ from cyclegan_mri.metrics import DATA_RANGE, masked_score, score
 from cyclegan_mri.networks.windows import DEFAULT_WINDOW
 from cyclegan_mri.record import TrainOptions
 from cyclegan_mri.rundir import RunDir
-from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, identity
+from cyclegan_mri.translation.baselines import HistogramMatching, LookupTable, QuantileMap, identity
 from cyclegan_mri.translation.inference import load_generators
 from cyclegan_mri.translation.subjects import KEYS, overall_scores, scored_subjects
 from cyclegan_mri.volumetric.inference import predict_volume
@@ -115,7 +117,10 @@ def baseline_methods(references: list[tuple[np.ndarray, np.ndarray]], side: int
         return {}
     return {"identity": identity,
             "histogram_matching": HistogramMatching([r[1 - side] for r in references]),
-            "lookup_table": LookupTable([r[side] for r in references], [r[1 - side] for r in references])}
+            "lookup_table": LookupTable([r[side] for r in references], [r[1 - side] for r in references]),
+            # Unpaired, as --intensity-map fits it: histograms and depth profiles of the axial planes.
+            "quantile_map": QuantileMap([np.moveaxis(r[side], 2, 0) for r in references],
+                                        [np.moveaxis(r[1 - side], 2, 0) for r in references])}
 
 
 def evaluate_volume_subjects(run: RunDir, options: TrainOptions, data: str | Path | None = None,
