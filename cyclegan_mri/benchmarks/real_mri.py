@@ -346,11 +346,15 @@ def segmentation_lines(seg: dict) -> list[str]:
         lines.append("| FLAIR threshold | - | 0 | " + " | ".join(f"{100 * mean[r]['dice']:.1f}" for r in seg["regions"])
                      + " | " + " | ".join(f"{mean[r]['hd95']:.1f}" for r in seg["regions"]) + " |")
     longest = max(seg["rows"], key=lambda row: row["cpu_minutes"]["mean"])
-    wt = longest["model"].get("WT", {}).get("dice")
-    if wt:
-        budget = f"{longest['cpu_minutes']['mean']:.0f} CPU minutes"
-        lines += ["", f"Whole tumour Dice after {budget}: {100 * wt['mean']:.1f} %, "
-                  + (f"{80 - 100 * wt['mean']:.1f} points short of 80 %." if wt["mean"] < 0.80 else "above 80 %.")]
+    budget = f"{longest['cpu_minutes']['mean']:.0f} CPU minutes"
+    distances = []
+    for what, scores in (("", longest["model"]), (", largest region", longest["largest_component"])):
+        wt = (scores or {}).get("WT", {}).get("dice")
+        if wt:
+            distances.append(f"{100 * wt['mean']:.1f} %{what}, " + (
+                f"{80 - 100 * wt['mean']:.1f} points short of 80 %" if wt["mean"] < 0.80 else "above 80 %"))
+    if distances:
+        lines += ["", f"Whole tumour Dice after {budget}: {'; '.join(distances)}."]
     lines.append("")
     return lines
 
