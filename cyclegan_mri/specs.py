@@ -35,8 +35,8 @@ KINDS = (SLICES, VOLUMES, SEGMENTATION, FUSION)
 
 # Settings every model takes: the run, its data source, the optimiser, the schedule and the machine.
 COMMON_SETTINGS = ("data", "out", "model", "epochs", "minutes", "batch", "filters", "domains", "learning_rate",
-                   "beta_1", "lr_schedule", "lr_step_epochs", "lr_warmup", "augment", "seed", "precision", "xla", "strategy",
-                   "verbose", "preset", "dry_run", "accept_checksum", "skip_bad_images")
+                   "beta_1", "lr_schedule", "lr_step_epochs", "lr_warmup", "augment", "seed", "precision", "xla",
+                   "strategy", "verbose", "preset", "dry_run", "accept_checksum", "skip_bad_images")
 # Settings that no flag of their own gives: the data decides them (or a resumed run keeps them); run.json records them.
 RECORDED_SETTINGS = ("contrasts", "held_out")
 # Settings every run keeps for life: what it is, the width of its networks, and the names of its domains (which

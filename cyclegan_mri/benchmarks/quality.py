@@ -1,9 +1,9 @@
 """The quality protocol: train on the training pairs' slices only, score the 9 held-out pairs against baselines.
 
 What ``bench/quality.py`` runs, and what the other benchmarks that score a run on the held-out pairs share:
-``train_and_score`` trains ``train.py`` flags with ``--holdout`` for a budget of minutes (``train.py --minutes``,
-so a run that has already spent part of it resumes) and scores the run; ``QualityCurve`` scores the test pairs as training goes, for
-the time-to-quality curve and its ``milestones``; ``own_lookup_table_scores``, ``pix2pix_scores`` and
+``train_and_score`` trains ``train.py`` flags with ``--holdout`` for a budget of minutes (``train.py
+--minutes``, so a run that has already spent part of it resumes) and scores the run; ``QualityCurve`` scores
+the test pairs as training goes, for the time-to-quality curve and its ``milestones``; ``own_lookup_table_scores``, ``pix2pix_scores`` and
 ``ivan_scores`` give the reference rows, ``ivan_fusion_scores`` iVAN's fusion; ``summary`` and ``over_seeds``
 turn runs over several seeds into means and ranges; ``report_markdown``, ``seeds_markdown`` and the figures
 write the report; ``build_parser`` and ``main`` are ``bench/quality.py``'s command line.

@@ -374,7 +374,7 @@ def report_markdown(report: dict) -> str:
              "subject. Axial slices with at least 10 % foreground; each volume mapped to 0-255 by its own "
              "0.5-99.5th percentiles (data range 255). Whole slice: every pixel; brain: inside the brain mask "
              "(foreground in either contrast, holes filled), where the background's easy zeros do not count.", ""]
-    slices = {key: row for key, row in report["translation"].items() if row.get("kind", "slices") == "slices"}
+    slices = {key: row for key, row in report["translation"].items() if row["kind"] == "slices"}
     if slices:
         lines += ["## Translation, mean over held-out patients", "",
                   "Models: mean over seeds [min, max]. The lookup table, histogram matching and the quantile map "
@@ -385,7 +385,7 @@ def report_markdown(report: dict) -> str:
         lines += ["", *targets_lines(report), ""]
         lines += per_patient_lines(slices, report["baselines"], "whole slice")
         lines += curve_lines(report)
-    volumes = {key: row for key, row in report["translation"].items() if row.get("kind") == "volumes"}
+    volumes = {key: row for key, row in report["translation"].items() if row["kind"] == "volumes"}
     if volumes:
         lines += ["## Translation of whole volumes (3D models), mean over held-out patients", "",
                   "Each held-out volume translated whole (sliding windows) and scored as one volume: PSNR, 3D SSIM "
@@ -442,7 +442,7 @@ def targets_lines(report: dict) -> list[str]:
             and "whole" in r]
     lines = []
     for row in rows:
-        volumes = row.get("kind") == "volumes"
+        volumes = row["kind"] == "volumes"
         base = report.get("volume_baselines" if volumes else "baselines", {}).get(row["direction"], {})
         w = row["whole"]
         checks = [f"PSNR {w['psnr']['mean']:.2f} dB vs lookup table {base['lookup_table']['whole']['psnr']:.2f}, "
@@ -543,7 +543,7 @@ def write_report(out: Path, reports: Path, data: str, holdout: int, command: str
 def write_figures(results: list[dict], reports: Path, data: str, out: Path) -> dict[str, str]:
     """The report's figures, by file name: their captions."""
     figures = {}
-    slices = [r for r in results if r["entry"] in entries() and entries()[r["entry"]].kind == "slices"]
+    slices = [r for r in results if kind_of(r) == "slices"]
     if slices:
         (reports / "real_mri_translations.png").write_bytes(translations_figure(slices, data, out))
         figures["real_mri_translations.png"] = (

@@ -233,8 +233,8 @@ def train_parser() -> argparse.ArgumentParser:
                              "each foreground intensity goes to the other domain's intensity at the same "
                              "(increasing) or the opposite (decreasing) quantile; auto picks the polarity from "
                              "how intensity varies with depth below the edge of the foreground in each domain; "
-                             "the network learns a correction to it (--model cyclegan, cut, fastcut, cyclegan3d; a CycleGAN "
-                             "needs --lambda-identity 0) (none: start from the network alone, as the tutorial)")
+                             "the network learns a correction to it (--model cyclegan, cut, fastcut, cyclegan3d; a "
+                             "CycleGAN needs --lambda-identity 0) (none: start from the network alone, as the tutorial)")
     parser.add_argument("--lr-schedule", choices=("constant", "linear", "step"), default=d.lr_schedule,
                         help="constant learning rate (the tutorial); linear: held for the first half of --epochs "
                              "and decayed linearly, epoch by epoch, to zero in the second (the CycleGAN paper; "
